@@ -1,0 +1,1 @@
+"""imgpipe: run the image pipeline locally and operate the deployed stack."""

@@ -1,0 +1,6 @@
+"""Image-analysis Lambda: S3 upload -> SQS -> analysis -> results in S3 and DynamoDB.
+
+Importing this package is cheap on purpose: the shared definitions (settings, key layout,
+table design, result model) are imported by the CDK app and the CLI, which must not pay for
+Pillow or Powertools.
+"""

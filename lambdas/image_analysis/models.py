@@ -1,0 +1,227 @@
+"""The result model: one versioned document per image, written as JSON and rendered as text.
+
+Plain dataclasses (no pydantic) keep the Lambda's import time and asset small. `to_dict` gives the
+JSON document; `from_dict` reads it back (the CLI and tests use it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .settings import SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class Box:
+    """A bounding box as ratios of the image's width and height (Rekognition's convention)."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    confidence: float
+    parents: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    instances: list[Box] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str
+    confidence: float
+    box: Box | None = None
+
+
+@dataclass(frozen=True)
+class Moderation:
+    flagged: bool
+    labels: list[dict[str, Any]] = field(default_factory=list)  # name, parent, confidence
+
+
+@dataclass(frozen=True)
+class Place:
+    """A reverse-geocoded place (offline, from the image's EXIF GPS)."""
+
+    city: str | None
+    region: str | None
+    country: str | None
+    country_code: str | None
+    distance_km: float | None = None
+
+
+@dataclass(frozen=True)
+class Gps:
+    latitude: float
+    longitude: float
+    altitude_m: float | None = None
+    place: Place | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where Claude thinks the photo was taken."""
+
+    description: str
+    place: str | None
+    city: str | None
+    region: str | None
+    country: str | None
+    confidence: float
+    model_id: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """How one analysis went: ok, skipped (switched off / gated / reused) or failed."""
+
+    status: str
+    reason: str | None = None
+    latency_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+    size_bytes: int
+    sha256: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Cost:
+    rekognition_images: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    estimated_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Analyses:
+    """Everything learned from the pixels; cached by content hash and reused for identical bytes."""
+
+    location: Location | None = None
+    gps: Gps | None = None
+    labels: list[Label] = field(default_factory=list)
+    text: list[TextLine] = field(default_factory=list)
+    moderation: Moderation | None = None
+    outcomes: dict[str, AnalysisOutcome] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    image: ImageInfo
+    status: str  # complete | partial | failed (see table.py)
+    processed_at: str
+    settings_fingerprint: str
+    analyses: Analyses = field(default_factory=Analyses)
+    error: dict[str, str] | None = None  # {"code": ..., "message": ...} when failed
+    reused_from: str | None = None  # image key whose analysis was reused (identical bytes)
+    cost: Cost = field(default_factory=Cost)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.analyses.moderation and self.analyses.moderation.flagged)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageResult:
+        return cls(
+            image=ImageInfo(**data["image"]),
+            status=data["status"],
+            processed_at=data["processed_at"],
+            settings_fingerprint=data["settings_fingerprint"],
+            analyses=analyses_from_dict(data.get("analyses") or {}),
+            error=data.get("error"),
+            reused_from=data.get("reused_from"),
+            cost=Cost(**(data.get("cost") or {})),
+            schema_version=data.get("schema_version", SCHEMA_VERSION),
+        )
+
+
+def analyses_from_dict(data: dict[str, Any]) -> Analyses:
+    gps = data.get("gps")
+    moderation = data.get("moderation")
+    return Analyses(
+        location=Location(**data["location"]) if data.get("location") else None,
+        gps=Gps(
+            latitude=gps["latitude"],
+            longitude=gps["longitude"],
+            altitude_m=gps.get("altitude_m"),
+            place=Place(**gps["place"]) if gps.get("place") else None,
+        )
+        if gps
+        else None,
+        labels=[
+            Label(
+                name=item["name"],
+                confidence=item["confidence"],
+                parents=list(item.get("parents", [])),
+                categories=list(item.get("categories", [])),
+                instances=[Box(**box) for box in item.get("instances", [])],
+            )
+            for item in data.get("labels", [])
+        ],
+        text=[
+            TextLine(text=t["text"], confidence=t["confidence"], box=Box(**t["box"]) if t.get("box") else None)
+            for t in data.get("text", [])
+        ],
+        moderation=Moderation(**moderation) if moderation else None,
+        outcomes={name: AnalysisOutcome(**o) for name, o in (data.get("outcomes") or {}).items()},
+    )
+
+
+def render_text(result: ImageResult) -> str:
+    """The human-readable .txt: the one-line location first, then labels, then text lines."""
+    analyses = result.analyses
+    lines = [_headline(result)]
+    if analyses.gps:
+        gps = analyses.gps
+        where = _place_name(gps.place) if gps.place else "unknown place"
+        lines.append(f"GPS: {gps.latitude:.5f}, {gps.longitude:.5f} ({where})")
+    if analyses.labels:
+        lines.append("Labels: " + ", ".join(f"{lb.name} ({lb.confidence:.0f}%)" for lb in analyses.labels))
+    if analyses.text:
+        lines.append("Text:")
+        lines.extend(f"  {t.text}" for t in analyses.text)
+    if analyses.moderation:
+        mod = analyses.moderation
+        names = ", ".join(str(m["name"]) for m in mod.labels)
+        lines.append(f"Moderation: flagged ({names})" if mod.flagged else "Moderation: nothing unsafe found")
+    for name, outcome in sorted(analyses.outcomes.items()):
+        if outcome.status != "ok":
+            lines.append(f"{name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
+    if result.reused_from:
+        lines.append(f"Same bytes as {result.reused_from}; its analysis was reused.")
+    return "\n".join(lines) + "\n"
+
+
+def _headline(result: ImageResult) -> str:
+    if result.status == "failed" and result.error:
+        return f"Not analysed: {result.error['message']}"
+    location = result.analyses.location
+    if location:
+        return location.description
+    gps = result.analyses.gps
+    if gps and gps.place:
+        return f"Taken near {_place_name(gps.place)} (from the photo's GPS)"
+    return "Location unknown"
+
+
+def _place_name(place: Place) -> str:
+    return ", ".join(part for part in (place.city, place.region, place.country) if part) or "unknown place"

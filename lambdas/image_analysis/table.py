@@ -1,0 +1,81 @@
+"""DynamoDB table design, shared by the Lambda, the CDK stack, the CLI and the tests.
+
+One table, items keyed for the analysts' access patterns (each a Query, never a Scan):
+
+| access pattern                     | how                                                        |
+|------------------------------------|------------------------------------------------------------|
+| result of one image                | GetItem  pk=IMAGE#<key>, sk=RESULT                          |
+| all items of one image (removal)   | Query    pk=IMAGE#<key>                                     |
+| images with label L, by confidence | Query    index by-label, gsi1pk=LABEL#<l> (l lower-cased)   |
+| images by status, newest first     | Query    index by-status, gsi2pk=STATUS#<s>, gsi2sk=<time>  |
+| images by status in a date range   | same, gsi2sk BETWEEN <from> AND <to>                        |
+| flagged images, newest first       | Query    index flagged, gsi3pk=FLAGGED (sparse)             |
+| earlier analysis of identical bytes| GetItem  pk=CONTENT#<sha256>#<settings fingerprint>, sk=CACHE |
+
+Label items (sk=LABEL#<l>) are written with the result in one transaction, so a label query never
+sees a half-written image. Cache items expire through TTL (`expires_at`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PK = "pk"
+SK = "sk"
+TTL_ATTRIBUTE = "expires_at"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+BY_LABEL = Index("by-label", "gsi1pk", "gsi1sk")
+BY_STATUS = Index("by-status", "gsi2pk", "gsi2sk")
+FLAGGED = Index("flagged", "gsi3pk", "gsi3sk")
+INDEXES = (BY_LABEL, BY_STATUS, FLAGGED)
+
+RESULT_SK = "RESULT"
+CACHE_SK = "CACHE"
+FLAGGED_PK = "FLAGGED"
+
+# Statuses a record can have. The first three are final; the others mean work is pending.
+COMPLETE, PARTIAL, FAILED = "complete", "partial", "failed"
+PROCESSING, RETRYING = "processing", "retrying"
+FINAL_STATUSES = (COMPLETE, PARTIAL, FAILED)
+ALL_STATUSES = (*FINAL_STATUSES, PROCESSING, RETRYING)
+
+
+def image_pk(image_key: str) -> str:
+    return f"IMAGE#{image_key}"
+
+
+def label_sk(label: str) -> str:
+    return f"LABEL#{normalise_label(label)}"
+
+
+def label_pk(label: str) -> str:
+    return f"LABEL#{normalise_label(label)}"
+
+
+def status_pk(status: str) -> str:
+    return f"STATUS#{status}"
+
+
+def content_pk(sha256: str, fingerprint: str) -> str:
+    return f"CONTENT#{sha256}#{fingerprint}"
+
+
+def normalise_label(label: str) -> str:
+    return " ".join(label.split()).lower()
+
+
+def label_sort_key(confidence: float, image_key: str) -> str:
+    """Sorts by confidence descending when the index is read backwards (ScanIndexForward=False)."""
+    return f"{confidence:06.2f}#{image_key}"
+
+
+def time_sort_key(iso_time: str, image_key: str) -> str:
+    return f"{iso_time}#{image_key}"

@@ -1,0 +1,24 @@
+"""Names shared by the Lambda's metrics and the stack's alarms and dashboard (one definition)."""
+
+SERVICE_NAME = "image-analysis"
+METRICS_NAMESPACE = "ImagePipeline"
+
+IMAGES_COMPLETE = "ImagesComplete"
+IMAGES_PARTIAL = "ImagesPartial"
+IMAGES_FAILED = "ImagesFailed"
+IMAGES_FLAGGED = "ImagesFlagged"
+IMAGES_REUSED = "ImagesReused"
+DUPLICATE_DELIVERIES = "DuplicateDeliveries"
+TRANSIENT_FAILURES = "TransientFailures"
+CONFIGURATION_ERRORS = "ConfigurationErrors"
+IMAGE_LATENCY = "ImageLatency"
+BEDROCK_INPUT_TOKENS = "BedrockInputTokens"
+BEDROCK_OUTPUT_TOKENS = "BedrockOutputTokens"
+ESTIMATED_COST = "EstimatedCostUSD"
+
+ANALYSES = ("location", "labels", "text", "moderation")
+
+
+def latency_metric(analysis: str) -> str:
+    """Per-analysis latency metric name, e.g. LatencyLocation."""
+    return f"Latency{analysis.capitalize()}"
