@@ -130,6 +130,7 @@ class ImageResult:
     error: dict[str, str] | None = None  # {"code": ..., "message": ...} when failed
     reused_from: str | None = None  # image key whose analysis was reused (identical bytes)
     cost: Cost = field(default_factory=Cost)
+    notes: list[str] = field(default_factory=list)  # e.g. a broken EXIF block that was ignored
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -150,6 +151,7 @@ class ImageResult:
             error=data.get("error"),
             reused_from=data.get("reused_from"),
             cost=Cost(**(data.get("cost") or {})),
+            notes=list(data.get("notes") or []),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
         )
 
@@ -178,7 +180,9 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
             for item in data.get("labels", [])
         ],
         text=[
-            TextLine(text=t["text"], confidence=t["confidence"], box=Box(**t["box"]) if t.get("box") else None)
+            TextLine(
+                text=t["text"], confidence=t["confidence"], box=Box(**t["box"]) if t.get("box") else None
+            )
             for t in data.get("text", [])
         ],
         moderation=Moderation(**moderation) if moderation else None,

@@ -143,11 +143,16 @@ def _validate(s: Settings) -> None:
     # Results written inside the input prefix would trigger the pipeline again (S3 has no loop guard).
     if s.output_prefix.startswith(s.input_prefix) or s.input_prefix.startswith(s.output_prefix):
         raise SettingsError(
-            f"OUTPUT_PREFIX={s.output_prefix!r} and INPUT_PREFIX={s.input_prefix!r} must not contain each other"
+            f"OUTPUT_PREFIX={s.output_prefix!r} and INPUT_PREFIX={s.input_prefix!r} "
+            "must not contain each other"
         )
     checks: list[tuple[str, bool, str]] = [
         ("labels_max", 1 <= s.labels_max <= 50, "between 1 and 50"),
-        ("bedrock_max_edge", 200 <= s.bedrock_max_edge <= 1568, "between 200 and 1568 px (Claude's useful range)"),
+        (
+            "bedrock_max_edge",
+            200 <= s.bedrock_max_edge <= 1568,
+            "between 200 and 1568 px (Claude's useful range)",
+        ),
         ("rekognition_max_edge", 80 <= s.rekognition_max_edge <= 4096, "between 80 and 4096 px"),
         ("bedrock_temperature", 0.0 <= s.bedrock_temperature <= 1.0, "between 0 and 1"),
         ("bedrock_max_tokens", 64 <= s.bedrock_max_tokens <= 4096, "between 64 and 4096"),

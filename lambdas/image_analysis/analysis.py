@@ -1,0 +1,153 @@
+"""Run the switched-on analyses of one prepared image concurrently.
+
+An image costs about its slowest call, not the sum. A call that fails permanently leaves the others
+standing (the image becomes partial); a transient or configuration failure is re-raised after every
+call has finished, so the message is retried as a whole.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import Any
+
+from . import bedrock, geo, rekognition
+from .errors import AnalysisFailed, ConfigurationError, TransientError
+from .imaging import PreparedImage
+from .models import Analyses, AnalysisOutcome, Cost, Gps, Location
+from .settings import Settings
+
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+REKOGNITION_ANALYSES = ("labels", "text", "moderation")
+
+
+@dataclass(frozen=True)
+class AiClients:
+    bedrock: Any
+    rekognition: Any
+
+
+def analyse(prepared: PreparedImage, settings: Settings, clients: AiClients, executor: Executor) -> Analyses:
+    gps = _gps(prepared, settings)
+    rek_bytes = prepared.rekognition.data
+    rek = clients.rekognition
+    calls: dict[str, Callable[[], Any]] = {}
+    if settings.enable_labels:
+        calls["labels"] = lambda: rekognition.detect_labels(
+            rek, rek_bytes, settings.labels_max, settings.labels_min_confidence
+        )
+    if settings.enable_text:
+        calls["text"] = lambda: rekognition.detect_text(rek, rek_bytes, settings.text_min_confidence)
+    if settings.enable_moderation:
+        calls["moderation"] = lambda: rekognition.detect_moderation(
+            rek, rek_bytes, settings.moderation_min_confidence
+        )
+    gate_on_moderation = settings.skip_location_if_flagged and settings.enable_moderation
+    if settings.enable_location and not gate_on_moderation:
+        calls["location"] = _locate_call(prepared, settings, clients, gps)
+    futures = {name: executor.submit(_timed, call) for name, call in calls.items()}
+    results = {name: _settle(future) for name, future in futures.items()}
+    if settings.enable_location and gate_on_moderation:
+        moderation = results["moderation"][0]
+        if moderation is not None and moderation.flagged:
+            results["location"] = (None, AnalysisOutcome(SKIPPED, "flagged by moderation"))
+        else:
+            futures["location"] = executor.submit(_timed, _locate_call(prepared, settings, clients, gps))
+            results["location"] = _settle(futures["location"])
+    _raise_retryable(futures)
+    outcomes = {name: outcome for name, (_, outcome) in results.items()}
+    for name in ("location", *REKOGNITION_ANALYSES):
+        outcomes.setdefault(name, AnalysisOutcome(SKIPPED, "switched off"))
+    outcomes["gps"] = _gps_outcome(prepared, settings, gps)
+    value = {name: result for name, (result, _) in results.items()}
+    return Analyses(
+        location=value.get("location"),
+        gps=gps,
+        labels=value.get("labels") or [],
+        text=value.get("text") or [],
+        moderation=value.get("moderation"),
+        outcomes=outcomes,
+    )
+
+
+def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
+    """Billable usage of this analysis and its price under the configured per-call prices."""
+    billed = sum(1 for name in REKOGNITION_ANALYSES if _ran(analyses, name))
+    location: Location | None = analyses.location
+    tokens_in = location.input_tokens if location else 0
+    tokens_out = location.output_tokens if location else 0
+    usd = (
+        billed * settings.price_rekognition_image_usd
+        + tokens_in / 1e6 * settings.price_bedrock_input_mtok_usd
+        + tokens_out / 1e6 * settings.price_bedrock_output_mtok_usd
+    )
+    return Cost(
+        rekognition_images=billed,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        estimated_usd=round(usd, 6),
+    )
+
+
+def _ran(analyses: Analyses, name: str) -> bool:
+    outcome = analyses.outcomes.get(name)
+    return outcome is not None and outcome.status == OK
+
+
+def _locate_call(
+    prepared: PreparedImage, settings: Settings, clients: AiClients, gps: Gps | None
+) -> Callable[[], Location]:
+    return lambda: bedrock.locate(
+        clients.bedrock,
+        prepared.bedrock,
+        model_id=settings.bedrock_model_id,
+        max_tokens=settings.bedrock_max_tokens,
+        temperature=settings.bedrock_temperature,
+        gps_place=gps.place if gps else None,
+    )
+
+
+def _gps(prepared: PreparedImage, settings: Settings) -> Gps | None:
+    fix = prepared.gps
+    if not settings.enable_gps or fix is None:
+        return None
+    place = geo.reverse_geocode(fix.latitude, fix.longitude)
+    return Gps(latitude=fix.latitude, longitude=fix.longitude, altitude_m=fix.altitude_m, place=place)
+
+
+def _gps_outcome(prepared: PreparedImage, settings: Settings, gps: Gps | None) -> AnalysisOutcome:
+    if not settings.enable_gps:
+        return AnalysisOutcome(SKIPPED, "switched off")
+    if gps is None:
+        return AnalysisOutcome(SKIPPED, "no GPS in the image's EXIF")
+    if gps.place is None:
+        return AnalysisOutcome(OK, "no town within range of the coordinates")
+    return AnalysisOutcome(OK)
+
+
+def _timed(call: Callable[[], Any]) -> tuple[Any, int]:
+    start = time.perf_counter()
+    value = call()
+    return value, round((time.perf_counter() - start) * 1000)
+
+
+def _settle(future: Future[tuple[Any, int]]) -> tuple[Any, AnalysisOutcome]:
+    """Wait for one call; a permanent failure becomes a failed outcome, anything else propagates later."""
+    try:
+        value, latency_ms = future.result()
+    except AnalysisFailed as exc:
+        return None, AnalysisOutcome(FAILED, exc.message)
+    except (TransientError, ConfigurationError):
+        return None, AnalysisOutcome(FAILED, "retryable")
+    return value, AnalysisOutcome(OK, latency_ms=latency_ms)
+
+
+def _raise_retryable(futures: dict[str, Future[tuple[Any, int]]]) -> None:
+    """Configuration errors first (they are louder), then transient ones."""
+    errors = [f.exception() for f in futures.values() if f.exception() is not None]
+    for kind in (ConfigurationError, TransientError):
+        for error in errors:
+            if isinstance(error, kind):
+                raise error

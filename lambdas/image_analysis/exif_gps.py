@@ -1,0 +1,66 @@
+"""EXIF GPS: the coordinates a camera or phone wrote into the photo (pure; no geocoding here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import ExifTags, Image
+
+_LAT_REF, _LAT, _LON_REF, _LON, _ALT_REF, _ALT = 1, 2, 3, 4, 5, 6
+
+
+@dataclass(frozen=True)
+class GpsFix:
+    latitude: float
+    longitude: float
+    altitude_m: float | None = None
+
+
+def read_gps(exif: Image.Exif) -> tuple[GpsFix | None, str | None]:
+    """The GPS fix, or None; the second value explains a GPS block that was present but unusable."""
+    try:
+        ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    except Exception as exc:
+        return None, f"EXIF GPS block unreadable ({type(exc).__name__})"
+    if not ifd or _LAT not in ifd or _LON not in ifd:
+        return None, None
+    try:
+        latitude = _signed(_degrees(ifd[_LAT]), ifd.get(_LAT_REF), negative="S")
+        longitude = _signed(_degrees(ifd[_LON]), ifd.get(_LON_REF), negative="W")
+    except (TypeError, ValueError, ZeroDivisionError, IndexError) as exc:
+        return None, f"EXIF GPS coordinates malformed ({exc})"
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None, f"EXIF GPS coordinates out of range ({latitude}, {longitude})"
+    if latitude == 0 and longitude == 0:
+        # 0,0 is what many cameras write when they had no fix.
+        return None, "EXIF GPS is 0,0 (no fix); ignored"
+    return GpsFix(round(latitude, 6), round(longitude, 6), _altitude(ifd)), None
+
+
+def _degrees(value: Any) -> float:
+    """Degrees, minutes, seconds as rationals -> decimal degrees."""
+    parts = [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)]
+    parts += [0.0] * (3 - len(parts))
+    degrees = parts[0] + parts[1] / 60 + parts[2] / 3600
+    if math.isnan(degrees) or math.isinf(degrees):
+        raise ValueError("not a number")
+    return degrees
+
+
+def _signed(degrees: float, ref: Any, negative: str) -> float:
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "ignore")
+    return -degrees if str(ref or "").strip().upper().startswith(negative) else degrees
+
+
+def _altitude(ifd: dict[int, Any]) -> float | None:
+    try:
+        altitude = float(ifd[_ALT])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if math.isnan(altitude) or math.isinf(altitude):
+        return None
+    below_sea = ifd.get(_ALT_REF) in (1, b"\x01")
+    return round(-altitude if below_sea else altitude, 1)

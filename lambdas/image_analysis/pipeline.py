@@ -1,0 +1,213 @@
+"""One S3 event, start to finish: claim, read, prepare, analyse, write results, release.
+
+Exactly once per object version: a conditional claim in DynamoDB (see results_table.py) lets one
+invocation work on a version; a duplicate delivery of a finished version is acknowledged without
+any AI call; identical bytes under another key reuse the earlier analysis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from . import imaging, s3store
+from . import table as t
+from .analysis import FAILED, AiClients, analyse, estimate_cost
+from .errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
+from .intake import REMOVED, S3Event
+from .keys import KeyLayout
+from .models import Analyses, ImageInfo, ImageResult, analyses_from_dict, render_text
+from .records import label_index, record_from_result, result_keys_fit
+from .results_table import Busy, Claim, ResultsTable
+from .settings import Settings
+
+# What happened to an event, for logs, metrics and tests.
+IGNORED, GONE, SUPERSEDED, DUPLICATE, REMOVED_OK, STALE_REMOVAL = (
+    "ignored",
+    "gone",
+    "superseded",
+    "duplicate",
+    "removed",
+    "stale_removal",
+)
+
+
+@dataclass
+class Runtime:
+    """Everything a run needs, built once per process (see clients.py) or by tests."""
+
+    settings: Settings
+    s3: Any
+    table: ResultsTable
+    ai: AiClients
+    executor: Executor
+    clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def layout(self) -> KeyLayout:
+        return KeyLayout(self.settings.input_prefix, self.settings.output_prefix)
+
+    def now_iso(self) -> str:
+        return (
+            datetime.fromtimestamp(self.clock(), UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+
+
+def handle_event(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
+    """Act on one S3 event; returns (outcome, result if one was produced)."""
+    if not rt.layout.is_image_key(event.key):
+        return IGNORED, None
+    if event.kind == REMOVED:
+        return _remove(event, rt), None
+    return _analyse(event, rt)
+
+
+def _remove(event: S3Event, rt: Runtime) -> str:
+    if s3store.head(rt.s3, event.bucket, event.key) is not None:
+        return STALE_REMOVAL  # re-uploaded since: the newer upload's results must stay
+    try:
+        result_keys = [rt.layout.json_key(event.key), rt.layout.text_key(event.key)]
+        s3store.delete_results(rt.s3, event.bucket, result_keys)
+    except ImageRejected:
+        pass  # the key was too long to ever have results in S3
+    rt.table.delete_image(event.key)
+    return REMOVED_OK
+
+
+def _analyse(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
+    try:
+        head, data = s3store.read(rt.s3, event.bucket, event.key, rt.settings.max_image_bytes)
+    except ObjectMissing:
+        return GONE, None  # deleted before we got here; its removal event cleans up
+    if _superseded(event, head):
+        return SUPERSEDED, None  # a newer version exists; its own event analyses it
+    version_tag = head.version_id or head.etag
+    claimed = rt.table.claim(
+        event.key,
+        version_tag,
+        uuid.uuid4().hex,
+        rt.now_iso(),
+        int(rt.clock()),
+        rt.settings.claim_timeout_s,
+        force=event.force,
+    )
+    if isinstance(claimed, Busy):
+        existing = claimed.existing
+        if existing.get("status") in t.FINAL_STATUSES and existing.get("version_tag") == version_tag:
+            return DUPLICATE, None
+        raise TransientError(f"{event.key} is being analysed by another invocation; retrying later")
+    info = ImageInfo(event.bucket, event.key, head.version_id, head.etag, head.size)
+    try:
+        result = _result(info, data, rt, use_cache=not event.force)
+        _store(result, claimed, version_tag, rt)
+    except (TransientError, ConfigurationError) as exc:
+        rt.table.release(claimed, rt.now_iso(), str(exc))
+        raise
+    return result.status, result
+
+
+def _superseded(event: S3Event, head: s3store.ObjectHead) -> bool:
+    if event.version_id and head.version_id:
+        return event.version_id != head.version_id
+    return bool(event.etag and head.etag and event.etag != head.etag)
+
+
+def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -> ImageResult:
+    settings = rt.settings
+    fingerprint = settings.analysis_fingerprint
+    base = ImageResult(
+        image=info, status=t.FAILED, processed_at=rt.now_iso(), settings_fingerprint=fingerprint
+    )
+    if data is None:
+        limit = settings.max_image_bytes / 1e6
+        return _rejected(
+            base,
+            ImageRejected(
+                "too_large",
+                f"the file is {info.size_bytes / 1e6:.1f} MB; the limit is {limit:.0f} MB (MAX_IMAGE_BYTES)",
+            ),
+        )
+    try:
+        rt.layout.json_key(info.key)
+    except ImageRejected as exc:
+        return _rejected(base, exc)
+    sha = hashlib.sha256(data).hexdigest()
+    base = replace(base, image=replace(info, sha256=sha))
+    cached = rt.table.cached_analyses(sha, fingerprint) if use_cache else None
+    if cached is not None:
+        payload, source_key = cached
+        image = replace(
+            base.image, format=payload["format"], width=payload["width"], height=payload["height"]
+        )
+        analyses = analyses_from_dict(payload["analyses"])
+        return replace(base, image=image, status=_status(analyses), analyses=analyses, reused_from=source_key)
+    try:
+        prepared = imaging.prepare(data, _limits(settings))
+    except ImageRejected as exc:
+        return _rejected(base, exc)
+    analyses = analyse(prepared, settings, rt.ai, rt.executor)
+    image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
+    status = _status(analyses)
+    if status == t.COMPLETE:
+        payload = {
+            "analyses": asdict(analyses),
+            "format": image.format,
+            "width": image.width,
+            "height": image.height,
+        }
+        expires = int(rt.clock()) + settings.content_cache_days * 86400
+        rt.table.cache_analyses(sha, fingerprint, payload, info.key, expires)
+    return replace(
+        base,
+        image=image,
+        status=status,
+        analyses=analyses,
+        cost=estimate_cost(analyses, settings),
+        notes=list(prepared.notes),
+    )
+
+
+def _rejected(base: ImageResult, exc: ImageRejected) -> ImageResult:
+    return replace(base, status=t.FAILED, error={"code": exc.code, "message": exc.message})
+
+
+def _status(analyses: Analyses) -> str:
+    failed = any(outcome.status == FAILED for outcome in analyses.outcomes.values())
+    return t.PARTIAL if failed else t.COMPLETE
+
+
+def _limits(settings: Settings) -> imaging.Limits:
+    return imaging.Limits(
+        max_pixels=settings.max_image_pixels,
+        min_edge=settings.min_image_edge,
+        bedrock_max_edge=settings.bedrock_max_edge,
+        rekognition_max_edge=settings.rekognition_max_edge,
+    )
+
+
+def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> None:
+    """Results to S3 first, then the record; if a newer version took the claim, undo our S3 writes."""
+    key, bucket = result.image.key, result.image.bucket
+    documents: dict[str, tuple[bytes, str]] = {}
+    if result_keys_fit(rt.layout, key):  # else the record alone carries the key_too_long failure
+        documents = {
+            rt.layout.json_key(key): (_json(result), "application/json"),
+            rt.layout.text_key(key): (render_text(result).encode(), "text/plain; charset=utf-8"),
+        }
+    written = s3store.write_results(rt.s3, bucket, documents)
+    record = record_from_result(result, rt.layout, version_tag, rt.now_iso())
+    if not rt.table.finish(claim, record, label_index(result)):
+        s3store.undo_writes(rt.s3, bucket, written)
+
+
+def _json(result: ImageResult) -> bytes:
+    return json.dumps(result.to_dict(), ensure_ascii=False, indent=2).encode("utf-8")

@@ -1,0 +1,81 @@
+"""From a result document to the DynamoDB record analysts query (fields listed in the README)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import table as t
+from .errors import ImageRejected
+from .keys import KeyLayout
+from .models import ImageResult
+
+MAX_LABEL_ITEMS = 40  # label + parent names indexed per image; keeps the final transaction < 100 items
+MAX_TEXT_CHARS = 2000
+
+
+def record_from_result(
+    result: ImageResult, layout: KeyLayout, version_tag: str, updated_at: str
+) -> dict[str, Any]:
+    a = result.analyses
+    key = result.image.key
+    location, gps = a.location, a.gps
+    text = "\n".join(line.text for line in a.text)[:MAX_TEXT_CHARS]
+    record: dict[str, Any] = {
+        "image_key": key,
+        "bucket": result.image.bucket,
+        "status": result.status,
+        "version_tag": version_tag,
+        "sha256": result.image.sha256,
+        "size_bytes": result.image.size_bytes,
+        "processed_at": result.processed_at,
+        "updated_at": updated_at,
+        "result_key": layout.json_key(key) if result_keys_fit(layout, key) else None,
+        "text_key": layout.text_key(key) if result_keys_fit(layout, key) else None,
+        "location": location.description if location else None,
+        "place": location.place if location else None,
+        "city": (location.city if location else None) or (gps.place.city if gps and gps.place else None),
+        "country": (location.country if location else None)
+        or (gps.place.country if gps and gps.place else None),
+        "latitude": gps.latitude if gps else None,
+        "longitude": gps.longitude if gps else None,
+        "labels": [label.name for label in a.labels],
+        "text": text or None,
+        "text_lc": text.lower() or None,
+        "flagged": result.flagged,
+        "moderation": [m["name"] for m in a.moderation.labels] if a.moderation else [],
+        "error_code": result.error["code"] if result.error else None,
+        "error_message": result.error["message"] if result.error else None,
+        "reused_from": result.reused_from,
+        "input_tokens": result.cost.input_tokens,
+        "output_tokens": result.cost.output_tokens,
+        "cost_usd": result.cost.estimated_usd,
+        "settings_fingerprint": result.settings_fingerprint,
+        "schema_version": result.schema_version,
+        t.BY_STATUS.partition_key: t.status_pk(result.status),
+        t.BY_STATUS.sort_key: t.time_sort_key(updated_at, key),
+    }
+    if result.flagged:  # sparse index: only flagged images appear in it
+        record[t.FLAGGED.partition_key] = t.FLAGGED_PK
+        record[t.FLAGGED.sort_key] = t.time_sort_key(updated_at, key)
+    return record
+
+
+def result_keys_fit(layout: KeyLayout, image_key: str) -> bool:
+    try:
+        layout.text_key(image_key)
+        layout.json_key(image_key)
+    except ImageRejected:
+        return False
+    return True
+
+
+def label_index(result: ImageResult) -> dict[str, float]:
+    """Label and parent names -> best confidence, so 'Vehicle' finds the image labelled 'Car'."""
+    best: dict[str, float] = {}
+    for label in result.analyses.labels:
+        for name in (label.name, *label.parents):
+            normalised = t.normalise_label(name)
+            if normalised and label.confidence > best.get(normalised, -1.0):
+                best[normalised] = label.confidence
+    ranked = sorted(best.items(), key=lambda item: -item[1])[:MAX_LABEL_ITEMS]
+    return dict(ranked)

@@ -1,0 +1,300 @@
+"""Amazon DynamoDB adapter: claims that make each object version analysed once, records, label items,
+the content cache and removal. Item layout is defined in table.py; record fields in records.py.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import table as t
+from .aws_errors import error_code, translate
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This invocation owns the image until it finishes or the lease expires."""
+
+    image_key: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Someone else has the image: `existing` is its current record."""
+
+    existing: dict[str, Any]
+
+
+class ResultsTable:
+    """Thin wrapper over a DynamoDB client and one table name."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.name = table_name
+
+    # --- claims -----------------------------------------------------------------------------
+    def claim(
+        self,
+        image_key: str,
+        version_tag: str,
+        token: str,
+        now_iso: str,
+        now_s: int,
+        lease_s: int,
+        force: bool,
+    ) -> Claim | Busy:
+        """Conditionally mark the image as processing by us.
+
+        Claimable when there is no record, the record is for another object version, an earlier
+        attempt released it, or a claim's lease ran out (its invocation died); with `force`, also
+        when it is finished (reprocessing after a model or threshold change).
+        """
+        condition = (
+            "attribute_not_exists(pk) OR version_tag <> :v OR #s = :retrying"
+            " OR (#s = :processing AND lease_expires < :now)"
+        )
+        values: dict[str, Any] = {
+            ":v": version_tag,
+            ":retrying": t.RETRYING,
+            ":processing": t.PROCESSING,
+            ":now": now_s,
+            ":exp": now_s + lease_s,
+            ":tok": token,
+            ":at": now_iso,
+            ":key": image_key,
+            ":gsi2pk": t.status_pk(t.PROCESSING),
+            ":gsi2sk": t.time_sort_key(now_iso, image_key),
+            ":zero": 0,
+            ":one": 1,
+        }
+        if force:
+            condition += " OR #s IN (:complete, :partial, :failed)"
+            values.update({":complete": t.COMPLETE, ":partial": t.PARTIAL, ":failed": t.FAILED})
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=_key(t.image_pk(image_key), t.RESULT_SK),
+                UpdateExpression=(
+                    "SET #s = :processing, version_tag = :v, claim_token = :tok, lease_expires = :exp,"
+                    " updated_at = :at, image_key = :key, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk,"
+                    " attempts = if_not_exists(attempts, :zero) + :one"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return Busy(existing=_from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
+            raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
+        return Claim(image_key=image_key, token=token)
+
+    def release(self, claim: Claim, now_iso: str, reason: str) -> None:
+        """Give the image back after a transient failure so the redelivery can claim it."""
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=_key(t.image_pk(claim.image_key), t.RESULT_SK),
+                UpdateExpression="SET #s = :r, last_error = :e, updated_at = :at, gsi2pk = :pk, gsi2sk = :sk",
+                ConditionExpression="claim_token = :tok",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(
+                    {
+                        ":r": t.RETRYING,
+                        ":e": reason[:1000],
+                        ":at": now_iso,
+                        ":tok": claim.token,
+                        ":pk": t.status_pk(t.RETRYING),
+                        ":sk": t.time_sort_key(now_iso, claim.image_key),
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # superseded: nothing to release
+                raise translate(exc, "DynamoDB UpdateItem (release)") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "DynamoDB UpdateItem (release)") from exc
+
+    # --- records ----------------------------------------------------------------------------
+    def finish(self, claim: Claim, record: dict[str, Any], labels: dict[str, float]) -> bool:
+        """Write the final record and its label items in one transaction.
+
+        Returns False when the claim was lost (a newer object version took over): the caller's
+        result is stale and is dropped.
+        """
+        image_pk = t.image_pk(claim.image_key)
+        stale_label_sks = {sk for sk in self._sort_keys(image_pk) if sk.startswith("LABEL#")}
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.name,
+                    "Item": _item({**record, "pk": image_pk, "sk": t.RESULT_SK}),
+                    "ConditionExpression": "claim_token = :tok",
+                    "ExpressionAttributeValues": _values({":tok": claim.token}),
+                }
+            }
+        ]
+        for label, confidence in labels.items():
+            sk = t.label_sk(label)
+            stale_label_sks.discard(sk)
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.name,
+                        "Item": _item(_label_item(image_pk, sk, claim.image_key, label, confidence, record)),
+                    }
+                }
+            )
+        actions += [{"Delete": {"TableName": self.name, "Key": _key(image_pk, sk)}} for sk in stale_label_sks]
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if error_code(exc) == "TransactionCanceledException" and reasons[:1] == [
+                "ConditionalCheckFailed"
+            ]:
+                return False
+            raise translate(exc, "DynamoDB TransactWriteItems (finish)") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "DynamoDB TransactWriteItems (finish)") from exc
+        return True
+
+    def get(self, image_key: str) -> dict[str, Any] | None:
+        try:
+            response = self.client.get_item(
+                TableName=self.name, Key=_key(t.image_pk(image_key), t.RESULT_SK), ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "DynamoDB GetItem") from exc
+        return _from_item(response["Item"]) if "Item" in response else None
+
+    def delete_image(self, image_key: str) -> int:
+        """Delete the record and label items of one image; returns how many items went."""
+        image_pk = t.image_pk(image_key)
+        sort_keys = self._sort_keys(image_pk)
+        for start in range(0, len(sort_keys), 25):
+            batch = sort_keys[start : start + 25]
+            request = {self.name: [{"DeleteRequest": {"Key": _key(image_pk, sk)}} for sk in batch]}
+            try:
+                while request:
+                    response = self.client.batch_write_item(RequestItems=request)
+                    request = response.get("UnprocessedItems") or {}
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, "DynamoDB BatchWriteItem (delete)") from exc
+        return len(sort_keys)
+
+    # --- content cache ----------------------------------------------------------------------
+    def cached_analyses(self, sha256: str, fingerprint: str) -> tuple[dict[str, Any], str] | None:
+        """An earlier analysis of identical bytes under the same settings: (analyses, source key)."""
+        try:
+            response = self.client.get_item(
+                TableName=self.name, Key=_key(t.content_pk(sha256, fingerprint), t.CACHE_SK)
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "DynamoDB GetItem (cache)") from exc
+        item = response.get("Item")
+        if not item:
+            return None
+        payload = json.loads(zlib.decompress(item["analyses"]["B"]))
+        return payload, item["source_key"]["S"]
+
+    def cache_analyses(
+        self, sha256: str, fingerprint: str, analyses: dict[str, Any], source_key: str, expires_at: int
+    ) -> None:
+        item = {
+            "pk": {"S": t.content_pk(sha256, fingerprint)},
+            "sk": {"S": t.CACHE_SK},
+            "source_key": {"S": source_key},
+            "analyses": {"B": zlib.compress(json.dumps(analyses).encode())},
+            t.TTL_ATTRIBUTE: {"N": str(expires_at)},
+        }
+        try:
+            self.client.put_item(TableName=self.name, Item=item)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "DynamoDB PutItem (cache)") from exc
+
+    def _sort_keys(self, pk: str) -> list[str]:
+        keys: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ProjectionExpression": "sk",
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                response = self.client.query(**kwargs)
+                keys += [item["sk"]["S"] for item in response.get("Items", [])]
+                if "LastEvaluatedKey" not in response:
+                    return keys
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "DynamoDB Query") from exc
+
+
+def _label_item(
+    image_pk: str, sk: str, image_key: str, label: str, confidence: float, record: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "pk": image_pk,
+        "sk": sk,
+        t.BY_LABEL.partition_key: t.label_pk(label),
+        t.BY_LABEL.sort_key: t.label_sort_key(confidence, image_key),
+        "image_key": image_key,
+        "label": label,
+        "confidence": confidence,
+        "status": record["status"],
+        "flagged": record.get("flagged", False),
+        "updated_at": record["updated_at"],
+    }
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_decimals(v)) for k, v in values.items() if v is not None}
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_decimals(v)) for k, v in values.items()}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _decimals(value: Any) -> Any:
+    """DynamoDB numbers are Decimals; floats are converted through their repr."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,105 @@
+"""Amazon S3 adapter: read an image (with a size cap), write and delete its results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws_errors import error_code, translate
+from .errors import ObjectMissing
+
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    version_id: str | None
+    etag: str
+    size: int
+
+
+def head(client: Any, bucket: str, key: str) -> ObjectHead | None:
+    """The object's current version, or None when it does not exist (needs s3:ListBucket for 404)."""
+    try:
+        response = client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_code(exc) in _MISSING:
+            return None
+        raise translate(exc, "S3 HeadObject") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, "S3 HeadObject") from exc
+    return _head(response)
+
+
+def read(client: Any, bucket: str, key: str, max_bytes: int) -> tuple[ObjectHead, bytes | None]:
+    """The current version and its bytes; None instead of bytes for an object over max_bytes
+    (not downloaded)."""
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_code(exc) in _MISSING:
+            raise ObjectMissing(f"s3://{bucket}/{key} no longer exists") from exc
+        raise translate(exc, "S3 GetObject") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, "S3 GetObject") from exc
+    info = _head(response)
+    body = response["Body"]
+    if info.size > max_bytes:
+        body.close()
+        return info, None
+    try:
+        return info, body.read()
+    except BotoCoreError as exc:
+        raise translate(exc, "S3 GetObject (reading the body)") from exc
+
+
+def write_results(client: Any, bucket: str, documents: dict[str, tuple[bytes, str]]) -> dict[str, str | None]:
+    """Put each result object ({key: (body, content type)}); returns {key: version id written}."""
+    versions: dict[str, str | None] = {}
+    for key, (body, content_type) in documents.items():
+        try:
+            response = client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "S3 PutObject") from exc
+        versions[key] = response.get("VersionId")
+    return versions
+
+
+def undo_writes(client: Any, bucket: str, versions: dict[str, str | None]) -> None:
+    """Delete exactly the object versions we wrote, so the previous version is current again."""
+    for key, version_id in versions.items():
+        if version_id and version_id != "null":
+            try:
+                client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, "S3 DeleteObject (undo)") from exc
+
+
+def delete_results(client: Any, bucket: str, keys: list[str]) -> None:
+    try:
+        response = client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "S3 DeleteObjects") from exc
+    errors = response.get("Errors", [])
+    if errors:
+        first = errors[0]
+        raise translate(
+            ClientError(
+                {"Error": {"Code": first.get("Code", ""), "Message": first.get("Message", "")}},
+                "DeleteObjects",
+            ),
+            f"S3 DeleteObjects ({first.get('Key')})",
+        )
+
+
+def _head(response: dict[str, Any]) -> ObjectHead:
+    version = response.get("VersionId")
+    return ObjectHead(
+        version_id=None if version in (None, "null") else str(version),
+        etag=str(response.get("ETag", "")).strip('"'),
+        size=int(response.get("ContentLength", 0)),
+    )
