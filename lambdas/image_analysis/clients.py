@@ -23,7 +23,7 @@ ANALYSIS_THREADS = 8  # four calls per image, with room for two images in flight
 
 def client_config(settings: Settings, read_timeout_s: float) -> Config:
     return Config(
-        retries={"max_attempts": settings.max_attempts, "mode": "adaptive"},
+        retries={"total_max_attempts": settings.max_attempts, "mode": "adaptive"},
         connect_timeout=settings.connect_timeout_s,
         read_timeout=read_timeout_s,
         max_pool_connections=ANALYSIS_THREADS * 2,

@@ -1,0 +1,112 @@
+"""Fixtures shared by every suite. Nothing here reaches AWS: S3, SQS and DynamoDB are moto's server on
+loopback and Bedrock/Rekognition are the wire-level test double in tests/doubles/."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from image_analysis.clients import build_runtime
+from image_analysis.pipeline import Runtime
+from image_analysis.settings import Settings
+from moto.server import ThreadedMotoServer
+
+from tests.doubles.ai_services import AiServicesDouble, DoubleConfig
+from tests.support import create_results_table
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fake_aws_environment() -> Iterator[None]:
+    """Fake credentials, and no endpoint or profile from the developer's shell can leak in."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
+            del os.environ[name]
+    os.environ.update(FAKE_AWS_ENV)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ai_double() -> Iterator[AiServicesDouble]:
+    with AiServicesDouble(DoubleConfig()) as double:
+        yield double
+
+
+@pytest.fixture
+def double(ai_double: AiServicesDouble) -> Iterator[AiServicesDouble]:
+    """The shared double, with a clean call log and default behaviour for each test."""
+    ai_double.configure(**DoubleConfig().__dict__)
+    ai_double.reset()
+    yield ai_double
+    ai_double.configure(**DoubleConfig().__dict__)
+    ai_double.reset()
+
+
+@pytest.fixture
+def endpoints(moto_endpoint: str, double: AiServicesDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point boto3 at the emulators the standard way: AWS_ENDPOINT_URL[_<SERVICE>]."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name, value in double.env().items():
+        monkeypatch.setenv(name, value)
+
+
+@dataclass
+class Stack:
+    """An isolated bucket and table on the moto server for one test."""
+
+    bucket: str
+    table: str
+    s3: Any
+    dynamodb: Any
+
+
+@pytest.fixture
+def stack(endpoints: None) -> Stack:
+    suffix = uuid.uuid4().hex[:10]
+    s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
+    bucket, table = f"imgpipe-test-{suffix}", f"imgpipe-results-{suffix}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    create_results_table(dynamodb, table)
+    return Stack(bucket=bucket, table=table, s3=s3, dynamodb=dynamodb)
+
+
+@pytest.fixture
+def settings(stack: Stack) -> Settings:
+    # One attempt per call keeps fault-injection tests fast and exact; retry tests raise it.
+    return Settings(results_table=stack.table, max_attempts=2)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    rt.executor.shutdown(wait=True)

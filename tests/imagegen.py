@@ -1,0 +1,83 @@
+"""Test images made in memory: every format, mode and awkward case the pipeline must handle."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+from PIL import ExifTags, Image, ImageDraw, TiffImagePlugin
+
+RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 180, 40), (30, 60, 220), (255, 255, 255)
+
+
+def scene(
+    size: tuple[int, int] = (640, 480),
+    colour: tuple[int, int, int] = BLUE,
+    marker: tuple[int, int, int] = WHITE,
+) -> Image.Image:
+    """A flat colour with a marker square in the top-left quarter (shows where 'up' ended up)."""
+    image = Image.new("RGB", size, colour)
+    w, h = size
+    ImageDraw.Draw(image).rectangle((w // 16, h // 16, w // 4, h // 4), fill=marker)
+    return image
+
+
+def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def exif_with(orientation: int | None = None, gps: tuple[float, float] | None = None) -> Image.Exif:
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    if gps is not None:
+        lat, lon = gps
+        ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        ifd[1], ifd[2] = ("N" if lat >= 0 else "S"), _dms(abs(lat))
+        ifd[3], ifd[4] = ("E" if lon >= 0 else "W"), _dms(abs(lon))
+    return exif
+
+
+def jpeg(
+    size: tuple[int, int] = (640, 480),
+    colour: tuple[int, int, int] = BLUE,
+    *,
+    orientation: int | None = None,
+    gps: tuple[float, float] | None = None,
+    quality: int = 90,
+) -> bytes:
+    exif = exif_with(orientation, gps)
+    return encode(scene(size, colour), "JPEG", quality=quality, exif=exif.tobytes())
+
+
+def noisy_jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
+    """A photo-like JPEG (noise compresses badly, like real detail) of the given size."""
+    image = Image.effect_noise(size, 64).convert("RGB")
+    image = Image.blend(image, scene(size, (90 + seed % 100, 140, 60)), 0.5)
+    return encode(image, "JPEG", quality=92)
+
+
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A PNG whose header claims width x height pixels: a few hundred bytes that decode to gigabytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    rows = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def _dms(value: float) -> tuple[TiffImagePlugin.IFDRational, ...]:
+    degrees = int(value)
+    minutes_full = (value - degrees) * 60
+    minutes = int(minutes_full)
+    seconds = round((minutes_full - minutes) * 60 * 1000)
+    return (
+        TiffImagePlugin.IFDRational(degrees, 1),
+        TiffImagePlugin.IFDRational(minutes, 1),
+        TiffImagePlugin.IFDRational(seconds, 1000),
+    )

@@ -1,0 +1,89 @@
+"""Helpers shared by the test suites: resource creation from the shared table design, S3 events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote_plus
+
+from image_analysis import table as t
+
+
+def create_results_table(dynamodb: Any, name: str) -> None:
+    """The table as table.py designs it (the stack builds the same thing from the same module)."""
+    attributes = {t.PK, t.SK} | {a for index in t.INDEXES for a in (index.partition_key, index.sort_key)}
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        KeySchema=[{"AttributeName": t.PK, "KeyType": "HASH"}, {"AttributeName": t.SK, "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in t.INDEXES
+        ],
+    )
+
+
+def s3_record(
+    event_name: str, bucket: str, key: str, version_id: str | None = None, etag: str | None = None
+) -> dict[str, Any]:
+    """One S3 notification record as S3 sends it: the key URL-encoded with '+' for spaces."""
+    obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": 1, "sequencer": "0A1B2C3D4E5F678901"}
+    if version_id:
+        obj["versionId"] = version_id
+    if etag:
+        obj["eTag"] = etag
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-22T03:00:00.000Z",
+        "eventName": event_name,
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": obj,
+        },
+    }
+
+
+def sqs_event(*bodies: dict[str, Any] | str) -> dict[str, Any]:
+    """An SQS event for Lambda whose messages carry the given bodies."""
+    records = []
+    for number, body in enumerate(bodies):
+        records.append(
+            {
+                "messageId": f"message-{number}",
+                "receiptHandle": f"handle-{number}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1763780400000"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:imgpipe-uploads",
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+class FakeLambdaContext:
+    """Test double for the Lambda context object: the attributes Powertools reads."""
+
+    function_name = "imgpipe-image-analysis"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-image-analysis"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/imgpipe-image-analysis"
+    log_stream_name = "2026/11/22/[$LATEST]test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
