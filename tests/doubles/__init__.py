@@ -1,0 +1,1 @@
+"""Test doubles: local stand-ins for external services, used by tests and benchmarks."""
