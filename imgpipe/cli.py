@@ -1,0 +1,124 @@
+"""The `imgpipe` command: run the pipeline locally and operate a deployed stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .local.runner import LocalOptions, run_local
+from .local.stackspec import TemplateError
+from .local.synth import SynthError
+
+DEFAULT_STATE_DIR = Path(".imgpipe")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    # Wide enough for the results table when output goes to a file or CI log.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    try:
+        return int(args.run(args, console))
+    except (SynthError, TemplateError) as exc:
+        console.print(f"[red]{exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted; the state directory keeps what finished.")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imgpipe", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    local = commands.add_parser("local", help="run the whole pipeline on this machine (no AWS account)")
+    local.add_argument("paths", nargs="+", type=Path, help="folders or files to analyse")
+    _local_options(local)
+    local.set_defaults(run=_run_local)
+
+    demo = commands.add_parser("demo", help="generate a sample set and run `imgpipe local` on it")
+    _local_options(demo)
+    demo.set_defaults(run=_run_demo)
+    return parser
+
+
+def _local_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="where the local run keeps its state and results (default: .imgpipe)",
+    )
+    parser.add_argument("--reset", action="store_true", help="forget earlier runs and start from nothing")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="concurrent Lambda workers (default: the stack's maximum concurrency, at most 4)",
+    )
+    parser.add_argument(
+        "--aws-ai",
+        action="store_true",
+        help="call Amazon Bedrock and Rekognition for real (needs AWS credentials); "
+        "without it they are recorded as skipped",
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=int,
+        default=2,
+        help="seconds a failed message stays invisible before it is retried (AWS uses the "
+        "queue's visibility timeout; locally it is short so runs finish)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=900.0, help="give up waiting after this many seconds"
+    )
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override a CDK context value for this run, e.g. imgpipe:settings=...",
+    )
+
+
+def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
+    context = {}
+    for item in args.context:
+        key, _, value = item.partition("=")
+        try:
+            context[key] = json.loads(value)
+        except json.JSONDecodeError:
+            context[key] = value
+    return LocalOptions(
+        paths=paths,
+        state_dir=args.state_dir,
+        workers=args.workers,
+        use_aws_ai=args.aws_ai,
+        reset=args.reset,
+        retry_delay=args.retry_delay,
+        timeout_s=args.timeout,
+        context=context,
+    )
+
+
+def _run_local(args: argparse.Namespace, console: Console) -> int:
+    return run_local(_options(args, args.paths), console)
+
+
+def _run_demo(args: argparse.Namespace, console: Console) -> int:
+    from .samples import write_samples
+
+    folder = args.state_dir / "samples"
+    if not folder.exists():
+        written = write_samples(folder)
+        console.print(
+            f"Wrote {len(written)} sample files to {folder}/ (synthetic pictures with real EXIF tags)."
+        )
+    return run_local(_options(args, [folder]), console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""imgpipe local: the whole pipeline on one machine, built from the synthesized stack."""

@@ -1,0 +1,233 @@
+"""The emulated stack: moto's S3, SQS and DynamoDB on loopback, built from the StackSpec.
+
+moto keeps state in memory, so the local state directory holds a snapshot (objects by content hash,
+table items as JSON lines) that the next run restores before notifications are switched on:
+restoring never triggers the pipeline, and done images are not analysed again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from image_analysis import table as t
+from moto.server import ThreadedMotoServer
+
+from .stackspec import LOCAL_REGION, StackSpec, arn, physical_name, queue_url
+
+FAKE_KEY = "local"  # moto accepts any credentials; these never leave the machine
+
+
+@dataclass
+class LocalStack:
+    """Handles on the emulated resources of one run."""
+
+    endpoint: str
+    spec: StackSpec
+    s3: Any
+    sqs: Any
+    dynamodb: Any
+
+    @property
+    def bucket(self) -> str:
+        return physical_name(self.spec.bucket_logical_id)
+
+    @property
+    def table(self) -> str:
+        return physical_name(self.spec.table_logical_id)
+
+    @property
+    def queue_url(self) -> str:
+        return queue_url(self.endpoint, self.spec.source_queue_logical_id)
+
+    @property
+    def dead_letter_queue_url(self) -> str | None:
+        dlq = self.spec.queues[self.spec.source_queue_logical_id].dead_letter_logical_id
+        return queue_url(self.endpoint, dlq) if dlq else None
+
+    def queue_depth(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
+
+@contextmanager
+def running_stack(spec: StackSpec, snapshot_dir: Path | None) -> Iterator[LocalStack]:
+    """Start moto, build the stack's resources, restore the snapshot, then enable notifications."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        # moto's backends are per process: start from nothing even if this process ran a stack before.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+        stack = _connect(endpoint, spec)
+        _create_queues(stack)
+        _create_table(stack)
+        _create_bucket(stack)
+        if snapshot_dir is not None:
+            restore(stack, snapshot_dir)
+        _enable_notifications(stack)
+        yield stack
+    finally:
+        server.stop()
+
+
+def clients(endpoint: str) -> dict[str, Any]:
+    config = Config(retries={"total_max_attempts": 3, "mode": "standard"})
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=LOCAL_REGION
+    )
+    return {
+        name: session.client(name, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+        for name in ("s3", "sqs", "dynamodb")
+    }
+
+
+def _connect(endpoint: str, spec: StackSpec) -> LocalStack:
+    made = clients(endpoint)
+    return LocalStack(endpoint=endpoint, spec=spec, s3=made["s3"], sqs=made["sqs"], dynamodb=made["dynamodb"])
+
+
+def _create_queues(stack: LocalStack) -> None:
+    # Dead-letter queues first: a redrive policy names its target by ARN.
+    queues = sorted(stack.spec.queues.values(), key=lambda q: q.dead_letter_logical_id is not None)
+    for queue in queues:
+        attributes = {"VisibilityTimeout": str(queue.visibility_timeout_s)}
+        if queue.retention_s:
+            attributes["MessageRetentionPeriod"] = str(queue.retention_s)
+        if queue.dead_letter_logical_id and queue.max_receive_count:
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": arn(stack.spec, queue.dead_letter_logical_id),
+                    "maxReceiveCount": queue.max_receive_count,
+                }
+            )
+        stack.sqs.create_queue(QueueName=physical_name(queue.logical_id), Attributes=attributes)
+
+
+def _create_table(stack: LocalStack) -> None:
+    props = stack.spec.table_properties
+    request: dict[str, Any] = {
+        "TableName": stack.table,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = [
+            {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
+            for index in props["GlobalSecondaryIndexes"]
+        ]
+    stack.dynamodb.create_table(**request)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        stack.dynamodb.update_time_to_live(
+            TableName=stack.table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+
+
+def _create_bucket(stack: LocalStack) -> None:
+    stack.s3.create_bucket(Bucket=stack.bucket)
+    if stack.spec.versioned:
+        stack.s3.put_bucket_versioning(Bucket=stack.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _enable_notifications(stack: LocalStack) -> None:
+    configurations = []
+    for notification in stack.spec.notifications:
+        rules = [
+            {"Name": name, "Value": value}
+            for name, value in (("prefix", notification.prefix), ("suffix", notification.suffix))
+            if value
+        ]
+        config: dict[str, Any] = {
+            "QueueArn": arn(stack.spec, notification.queue_logical_id),
+            "Events": list(notification.events),
+        }
+        if rules:
+            config["Filter"] = {"Key": {"FilterRules": rules}}
+        configurations.append(config)
+    stack.s3.put_bucket_notification_configuration(
+        Bucket=stack.bucket, NotificationConfiguration={"QueueConfigurations": configurations}
+    )
+
+
+# --- snapshot ---------------------------------------------------------------------------------
+
+
+def save(stack: LocalStack, snapshot_dir: Path) -> None:
+    """Write every current object (by content hash) and every table item to snapshot_dir.
+
+    Written beside the old snapshot and swapped in at the end, so an interrupted save leaves the
+    previous snapshot whole.
+    """
+    final_dir = snapshot_dir
+    snapshot_dir = snapshot_dir.with_name(snapshot_dir.name + ".new")
+    shutil.rmtree(snapshot_dir, ignore_errors=True)
+    objects_dir = snapshot_dir / "objects"
+    objects_dir.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, str] = {}
+    for key in list_keys(stack.s3, stack.bucket):
+        body = stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+        digest = hashlib.sha256(body).hexdigest()
+        (objects_dir / digest).write_bytes(body)  # content-addressed: no key ever becomes a path
+        manifest[key] = digest
+    (snapshot_dir / "objects.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+    with (snapshot_dir / "table.jsonl").open("w") as out:
+        for item in scan(stack.dynamodb, stack.table):
+            # Binary attributes (the compressed analysis cache) are stored as base64.
+            out.write(json.dumps(item, default=lambda b: base64.b64encode(b).decode()) + "\n")
+    shutil.rmtree(final_dir, ignore_errors=True)
+    snapshot_dir.rename(final_dir)
+
+
+def restore(stack: LocalStack, snapshot_dir: Path) -> int:
+    """Put back objects and items from an earlier run; returns how many objects came back."""
+    manifest_path = snapshot_dir / "objects.json"
+    if not manifest_path.exists():
+        return 0
+    manifest: dict[str, str] = json.loads(manifest_path.read_text())
+    new_versions: dict[str, str] = {}
+    for key, digest in manifest.items():
+        body = (snapshot_dir / "objects" / digest).read_bytes()
+        response = stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
+        new_versions[key] = response.get("VersionId") or response["ETag"].strip('"')
+    for line in (snapshot_dir / "table.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        for value in item.values():
+            if isinstance(value.get("B"), str):
+                value["B"] = base64.b64decode(value["B"])
+        key = item.get("image_key", {}).get("S")
+        if item["sk"]["S"] == t.RESULT_SK and key in new_versions:
+            # The object got a new version id when it was put back: the record describes it.
+            item["version_tag"] = {"S": new_versions[key]}
+        stack.dynamodb.put_item(TableName=stack.table, Item=item)
+    return len(manifest)
+
+
+def list_keys(s3: Any, bucket: str, prefix: str = "") -> Iterator[str]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield obj["Key"]
+
+
+def scan(dynamodb: Any, table: str) -> Iterator[dict[str, Any]]:
+    """Every item (snapshot only: analysts' queries go through the indexes)."""
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        yield from page["Items"]

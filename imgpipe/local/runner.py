@@ -1,0 +1,323 @@
+"""`imgpipe local`: upload files into the emulated stack, watch them flow, account for every one."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from image_analysis import table as t
+from image_analysis.intake import MalformedMessage, parse_body
+from image_analysis.results_table import from_item
+from image_analysis.settings import Settings
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..paths import safe_local_path
+from . import emulator
+from .emulator import LocalStack
+from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
+from .synth import synthesize
+
+AI_SWITCHES = ("ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION")
+
+
+@dataclass
+class LocalOptions:
+    paths: list[Path]
+    state_dir: Path = Path(".imgpipe")
+    workers: int | None = None
+    use_aws_ai: bool = False
+    reset: bool = False
+    retry_delay: int = 2
+    timeout_s: float = 900.0
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Accounting:
+    uploaded: dict[str, str]  # key -> version tag uploaded this run
+    reused: list[str]  # keys already done in an earlier run
+    final: dict[str, dict[str, Any]]  # key -> record
+    dead_letters: set[str]
+
+    @property
+    def unaccounted(self) -> set[str]:
+        return set(self.uploaded) - set(self.final) - self.dead_letters
+
+
+def run_local(options: LocalOptions, console: Console) -> int:
+    inputs = collect_inputs(options.paths)
+    if not inputs:
+        console.print("[red]No files found in " + ", ".join(map(str, options.paths)))
+        return 2
+    if options.use_aws_ai and boto3.Session().get_credentials() is None:
+        console.print("[red]--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
+        return 2
+    if options.reset:  # forget earlier runs; the demo's sample files are kept
+        for part in ("snapshot", "results", "logs"):
+            shutil.rmtree(options.state_dir / part, ignore_errors=True)
+    console.print("Synthesizing the stack (the same app `cdk deploy` uses)…")
+    spec = StackSpec.load(synthesize(options.state_dir / "cdk.out", options.context))
+    with emulator.running_stack(spec, options.state_dir / "snapshot") as stack:
+        env = function_environment(spec, stack, options.use_aws_ai)
+        settings = Settings.from_env(env)
+        workers = options.workers or min(4, spec.max_concurrency or 4)
+        console.print(f"Emulated S3, SQS and DynamoDB at {stack.endpoint}; {workers} Lambda worker(s).")
+        with running_workers(workers, env, stack, spec, options) as _:
+            uploaded, reused = upload_new(stack, settings.input_prefix, inputs, console)
+            accounting = wait_for(stack, settings, uploaded, reused, options.timeout_s, console)
+        emulator.save(stack, options.state_dir / "snapshot")
+        results_dir = export_results(stack, settings, options.state_dir / "results")
+    print_results(console, accounting, settings, options, results_dir)
+    return 0 if not accounting.unaccounted else 1
+
+
+def collect_inputs(paths: list[Path]) -> list[tuple[str, Path]]:
+    """(key relative to the input prefix, file) for every file under the given folders or files."""
+    found: list[tuple[str, Path]] = []
+    for path in paths:
+        if path.is_dir():
+            found += [(f.relative_to(path).as_posix(), f) for f in sorted(path.rglob("*")) if f.is_file()]
+        elif path.is_file():
+            found.append((path.name, path))
+    return found
+
+
+def function_environment(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -> dict[str, str]:
+    """The function's environment from the template, pointed at the emulators."""
+    env = {name: resolve(value, spec, stack.endpoint) for name, value in spec.function_environment.items()}
+    env.update(
+        {
+            "AWS_ENDPOINT_URL_S3": stack.endpoint,
+            "AWS_ENDPOINT_URL_SQS": stack.endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB": stack.endpoint,
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", LOCAL_REGION),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    if not use_aws_ai:
+        env.update({name: "false" for name in AI_SWITCHES})  # recorded as skipped, never invented
+    return env
+
+
+@contextmanager
+def running_workers(
+    count: int, env: dict[str, str], stack: LocalStack, spec: StackSpec, options: LocalOptions
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    logs = options.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    child_env = {**os.environ, **env}
+    if not options.use_aws_ai:
+        child_env.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+        child_env.pop("AWS_SESSION_TOKEN", None)
+        child_env.pop("AWS_PROFILE", None)
+    processes = []
+    for number in range(count):
+        log = (logs / f"worker-{number}.log").open("ab")
+        command = [
+            sys.executable,
+            "-m",
+            "imgpipe.local.worker",
+            "--name",
+            f"worker-{number}",
+            "--queue-url",
+            stack.queue_url,
+            "--queue-arn",
+            arn(spec, spec.source_queue_logical_id),
+            "--batch-size",
+            str(spec.batch_size),
+            "--timeout",
+            str(spec.timeout_s),
+            "--retry-delay",
+            str(options.retry_delay),
+        ]
+        processes.append(subprocess.Popen(command, env=child_env, stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def upload_new(
+    stack: LocalStack, input_prefix: str, inputs: list[tuple[str, Path]], console: Console
+) -> tuple[dict[str, str], list[str]]:
+    """Upload files that are new or changed since the last run; returns (uploaded, reused)."""
+    uploaded: dict[str, str] = {}
+    reused: list[str] = []
+    for relative, path in inputs:
+        key = input_prefix + relative
+        data = path.read_bytes()
+        if _already_there(stack, key, data):
+            reused.append(key)
+            continue
+        response = stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=data)
+        uploaded[key] = response.get("VersionId") or response["ETag"].strip('"')
+    console.print(
+        f"Uploaded {len(uploaded)} file(s)"
+        + (f"; {len(reused)} unchanged since the last run" if reused else "")
+    )
+    return uploaded, reused
+
+
+def _already_there(stack: LocalStack, key: str, data: bytes) -> bool:
+    """The same bytes are in the bucket and their analysis finished in an earlier run."""
+    try:
+        head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
+    except stack.s3.exceptions.ClientError:
+        return False
+    if head["ETag"].strip('"') != hashlib.md5(data, usedforsecurity=False).hexdigest():
+        return False
+    item = stack.dynamodb.get_item(
+        TableName=stack.table, Key={"pk": {"S": t.image_pk(key)}, "sk": {"S": t.RESULT_SK}}
+    )
+    return item.get("Item", {}).get("status", {}).get("S") in t.FINAL_STATUSES
+
+
+def wait_for(
+    stack: LocalStack,
+    settings: Settings,
+    uploaded: dict[str, str],
+    reused: list[str],
+    timeout_s: float,
+    console: Console,
+) -> Accounting:
+    accounting = Accounting(uploaded=uploaded, reused=reused, final={}, dead_letters=set())
+    deadline = time.monotonic() + timeout_s
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("Analysing", total=len(uploaded))
+        while True:
+            accounting.final = final_records(stack, settings)
+            done = {k for k, v in uploaded.items() if accounting.final.get(k, {}).get("version_tag") == v}
+            queued = stack.queue_depth(stack.queue_url)
+            if queued == 0 and len(done) < len(uploaded):
+                accounting.dead_letters = dead_letter_keys(stack)
+            progress.update(
+                task,
+                completed=len(done | (accounting.dead_letters & set(uploaded))),
+                description=f"Analysing (in queue: {queued})",
+            )
+            if len(done) == len(uploaded) or (
+                queued == 0 and set(uploaded) <= done | accounting.dead_letters
+            ):
+                break
+            if time.monotonic() > deadline:
+                console.print(
+                    f"[red]Timed out after {timeout_s:.0f} s with {queued} message(s) still queued."
+                )
+                break
+            time.sleep(0.5)
+    accounting.final = {
+        k: v for k, v in final_records(stack, settings).items() if k in uploaded or k in reused
+    }
+    return accounting
+
+
+def final_records(stack: LocalStack, settings: Settings) -> dict[str, dict[str, Any]]:
+    """Finished images by key, read through the by-status index (never a Scan)."""
+    found: dict[str, dict[str, Any]] = {}
+    for status in t.FINAL_STATUSES:
+        pages = stack.dynamodb.get_paginator("query").paginate(
+            TableName=stack.table,
+            IndexName=t.BY_STATUS.name,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": t.BY_STATUS.partition_key},
+            ExpressionAttributeValues={":pk": {"S": t.status_pk(status)}},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                record = from_item(item)
+                found[record["image_key"]] = record
+    return found
+
+
+def dead_letter_keys(stack: LocalStack) -> set[str]:
+    """Image keys of the messages in the DLQ (looked at without taking them off the queue)."""
+    url = stack.dead_letter_queue_url
+    if url is None:
+        return set()
+    keys: set[str] = set()
+    seen: set[str] = set()
+    for _ in range(100):
+        messages = stack.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            try:
+                keys |= {event.key for event in parse_body(message["Body"])}
+            except MalformedMessage:
+                continue
+    return keys
+
+
+def export_results(stack: LocalStack, settings: Settings, folder: Path) -> Path:
+    """A readable copy of every result object, at its path relative to the output prefix."""
+    for key in emulator.list_keys(stack.s3, stack.bucket, settings.output_prefix):
+        target = safe_local_path(folder, key[len(settings.output_prefix) :])
+        if target is None:
+            continue  # a key that would leave the folder is never written
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+    return folder
+
+
+def print_results(
+    console: Console, accounting: Accounting, settings: Settings, options: LocalOptions, results_dir: Path
+) -> None:
+    from rich.table import Table
+
+    table = Table(title="Results", show_lines=False)
+    for column in ("image", "status", "location", "top labels", "text", "flagged"):
+        table.add_column(column, overflow="fold")
+    for key, record in sorted(accounting.final.items()):
+        location = record.get("location") or record.get("error_message") or _gps_place(record) or ""
+        text = (record.get("text") or "").split("\n")[0]
+        table.add_row(
+            key[len(settings.input_prefix) :],
+            record["status"],
+            location,
+            ", ".join(record.get("labels", [])[:3]),
+            text[:40],
+            "yes" if record.get("flagged") else "",
+        )
+    for key in sorted(accounting.dead_letters & set(accounting.uploaded)):
+        table.add_row(key[len(settings.input_prefix) :], "in DLQ", "retries exhausted; see logs", "", "", "")
+    console.print(table)
+    console.print(f"Results: {results_dir}/ (JSON and .txt per image); logs: {options.state_dir}/logs/")
+    if accounting.unaccounted:
+        console.print(
+            f"[red]{len(accounting.unaccounted)} image(s) not accounted for: "
+            + ", ".join(sorted(accounting.unaccounted)[:10])
+        )
+    if not options.use_aws_ai:
+        console.print(
+            "Bedrock and Rekognition were skipped (recorded as 'switched off'), not invented. "
+            "Run with --aws-ai and AWS credentials to call them for real."
+        )
+
+
+def _gps_place(record: dict[str, Any]) -> str | None:
+    if record.get("city") or record.get("country"):
+        where = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
+        return f"near {where} (GPS)"
+    return None

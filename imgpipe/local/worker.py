@@ -1,0 +1,124 @@
+"""One emulated Lambda sandbox: polls the queue like Lambda's SQS event source and runs the real handler.
+
+Each worker is its own process (as each Lambda sandbox is), started by `imgpipe local` with the
+function's environment from the template. Semantics kept from Lambda:
+- a batch of up to BatchSize messages becomes one SQS event for `lambda_handler`;
+- with ReportBatchItemFailures, only the listed messages fail; the others are deleted;
+- if the handler raises, the whole batch fails;
+- failed messages become visible again after a delay (AWS: the queue's visibility timeout; locally
+  `--retry-delay`, so a demo does not wait minutes) and land in the DLQ after maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+import boto3
+
+from .stackspec import LOCAL_REGION
+
+
+class LocalContext:
+    """The Lambda context the handler receives, for a local sandbox."""
+
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    log_group_name = "/aws/lambda/imgpipe-local"
+    log_stream_name = "local"
+
+    def __init__(self, name: str, timeout_s: int, request_id: str) -> None:
+        self.function_name = name
+        self.invoked_function_arn = f"arn:aws:lambda:{LOCAL_REGION}:123456789012:function:{name}"
+        self.aws_request_id = request_id
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": LOCAL_REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def invoke(handler: Any, event: dict[str, Any], context: LocalContext) -> set[str]:
+    """Run the handler; return the ids of the messages that failed."""
+    all_ids = {r["messageId"] for r in event["Records"]}
+    try:
+        response = handler(event, context)
+    except Exception:
+        traceback.print_exc()
+        return all_ids
+    return {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+
+
+def poll_forever(args: argparse.Namespace) -> None:
+    from image_analysis.handler import lambda_handler  # the real handler, imported as Lambda would
+
+    sqs = boto3.client("sqs")
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    invocation = 0
+    while not stopping:
+        messages: list[dict[str, Any]] = sqs.receive_message(  # type: ignore[assignment]
+            QueueUrl=args.queue_url,
+            MaxNumberOfMessages=args.batch_size,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            continue
+        invocation += 1
+        context = LocalContext(args.name, args.timeout, f"{args.name}-{invocation}")
+        failed = invoke(lambda_handler, lambda_event(messages, args.queue_arn), context)
+        for message in messages:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=args.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=args.retry_delay,
+                )
+            else:
+                sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="One local Lambda sandbox for the image pipeline.")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--queue-url", required=True)
+    parser.add_argument("--queue-arn", required=True)
+    parser.add_argument("--batch-size", type=int, required=True)
+    parser.add_argument("--timeout", type=int, required=True)
+    parser.add_argument("--retry-delay", type=int, required=True)
+    poll_forever(parser.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
