@@ -93,7 +93,7 @@ def clients(endpoint: str) -> dict[str, Any]:
         aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=LOCAL_REGION
     )
     return {
-        name: session.client(name, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+        name: session.client(name, endpoint_url=endpoint, config=config)
         for name in ("s3", "sqs", "dynamodb")
     }
 
