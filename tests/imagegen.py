@@ -81,3 +81,36 @@ def _dms(value: float) -> tuple[TiffImagePlugin.IFDRational, ...]:
         TiffImagePlugin.IFDRational(minutes, 1),
         TiffImagePlugin.IFDRational(seconds, 1000),
     )
+
+
+def random_noise(size: tuple[int, int], seed: int = 0) -> Image.Image:
+    """Uniform per-channel noise: the worst case for JPEG size (nothing to compress)."""
+    import random
+
+    width, height = size
+    return Image.frombytes("RGB", size, random.Random(seed).randbytes(width * height * 3))
+
+
+def halves(mode: str, size: tuple[int, int], left: object, right: object) -> Image.Image:
+    """An image in `mode` whose left half is `left` and right half `right` (pixel values in that mode)."""
+    image = Image.new(mode, size, left)  # type: ignore[arg-type]
+    w, h = size
+    ImageDraw.Draw(image).rectangle((w // 2, 0, w - 1, h - 1), fill=right)  # type: ignore[arg-type]
+    return image
+
+
+def multi_frame(fmt: str, colours: list[tuple[int, int, int]], size: tuple[int, int] = (200, 160)) -> bytes:
+    """An animated GIF/WebP, multi-page TIFF or multi-picture MPO: one flat colour per frame."""
+    frames = [Image.new("RGB", size, colour) for colour in colours]
+    params: dict[str, object] = {"save_all": True, "append_images": frames[1:]}
+    if fmt in ("GIF", "WEBP"):
+        params["duration"] = 100
+    if fmt == "WEBP":
+        params["lossless"] = True
+    return encode(frames[0], fmt, **params)
+
+
+def with_app1(jpeg_data: bytes, payload: bytes) -> bytes:
+    """A JPEG with an extra APP1 segment (e.g. a broken EXIF block) right after the SOI marker."""
+    assert jpeg_data[:2] == b"\xff\xd8"
+    return jpeg_data[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg_data[2:]

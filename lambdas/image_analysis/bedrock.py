@@ -32,8 +32,8 @@ USER_PROMPT = (
     "shows' or 'This appears to be'."
 )
 _FORBIDDEN_OPENINGS = re.compile(
-    r"^\s*(this|it)\s+(is|appears\s+to\s+be|looks\s+like|seems\s+to\s+be)\s+|^\s*the\s+(image|photo|picture)"
-    r"\s+(shows|depicts|captures|features)\s+",
+    r"^\s*(this|it)\s+(is|appears\s+to\s+be|looks\s+like|seems\s+to\s+be)(\s+|$)|^\s*the\s+(image|photo|picture)"
+    r"\s+(shows|depicts|captures|features)(\s+|$)",
     re.IGNORECASE,
 )
 

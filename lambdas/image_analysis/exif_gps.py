@@ -42,6 +42,8 @@ def read_gps(exif: Image.Exif) -> tuple[GpsFix | None, str | None]:
 def _degrees(value: Any) -> float:
     """Degrees, minutes, seconds as rationals -> decimal degrees."""
     parts = [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)]
+    if not parts:
+        raise ValueError("no degrees")  # an empty value is not 0°
     parts += [0.0] * (3 - len(parts))
     degrees = parts[0] + parts[1] / 60 + parts[2] / 3600
     if math.isnan(degrees) or math.isinf(degrees):

@@ -78,6 +78,10 @@ def prepare(data: bytes, limits: Limits) -> PreparedImage:
         # libjpeg decodes at 1/2, 1/4 or 1/8 scale for a fraction of the time and memory.
         image.draft(image.mode, _scaled(width, height, largest))
     _load(image)
+    if orientation != 1 and _orientation_tag(image) != orientation:
+        # The decoder applied the orientation itself and dropped the tag (Pillow's TIFF plugin does):
+        # the size read from the header is already upright, and turning again would undo it.
+        orientation = 1
     icc = image.info.get("icc_profile")
     normalised = _normalise_mode(image)
     rek_image = _orient(_fit(normalised, largest), orientation)
@@ -115,6 +119,8 @@ def _identify(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             # Our own pixel limit decides (with a clearer message) below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # A corrupt EXIF block can warn while opening; _read_metadata reports it as a note.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageRejected("decompression_bomb", f"refused as a decompression bomb: {exc}") from exc
@@ -137,8 +143,20 @@ def _describe_non_image(data: bytes) -> str:
     for magic, what in known:
         if head.startswith(magic):
             return f"not an image: the file is {what}"
+    if _looks_like_text(data[:512]):
+        return "not an image: the file is text"
     accepted = "JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF"
     return f"not a supported image: the content is none of {accepted}"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the 512-byte boundary
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return bool(text.strip()) and all(ch.isprintable() or ch in "\t\r\n\f" for ch in text)
 
 
 def _check_dimensions(width: int, height: int, size_bytes: int, limits: Limits) -> None:
@@ -160,16 +178,40 @@ def _check_dimensions(width: int, height: int, size_bytes: int, limits: Limits) 
 
 def _read_metadata(image: Image.Image, notes: list[str]) -> tuple[int, GpsFix | None]:
     """EXIF orientation and GPS; a broken EXIF block is noted, never fatal."""
-    try:
-        exif = image.getexif()
-        orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
-    except Exception as exc:
-        notes.append(f"EXIF unreadable ({type(exc).__name__}); orientation and GPS ignored")
-        return 1, None
-    gps, problem = read_gps(exif)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # Pillow reports skipped EXIF entries as warnings
+        try:
+            _parse_raw_exif(image)
+            exif = image.getexif()
+            orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
+        except Exception as exc:
+            notes.append(f"EXIF unreadable ({type(exc).__name__}); orientation and GPS ignored")
+            return 1, None
+        gps, problem = read_gps(exif)
+    skipped = [w for w in caught if issubclass(w.category, UserWarning)]
+    if skipped:
+        notes.append(f"EXIF partly corrupt ({str(skipped[0].message).strip()}); unreadable entries ignored")
     if problem:
         notes.append(problem)
     return (orientation if orientation in _ORIENTATION_TRANSPOSE else 1), gps
+
+
+def _parse_raw_exif(image: Image.Image) -> None:
+    """Parse the raw EXIF block again so its errors surface here.
+
+    Pillow's JPEG opener may already have parsed it (looking for a resolution), swallowed an error and
+    cached an empty result, which would make a corrupt block indistinguishable from no block at all.
+    """
+    raw = image.info.get("exif")
+    if isinstance(raw, bytes) and raw:
+        Image.Exif().load(raw)
+
+
+def _orientation_tag(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except Exception:
+        return 1
 
 
 def _load(image: Image.Image) -> None:

@@ -68,7 +68,14 @@ def _event(record: Any) -> S3Event | None:
         bucket=bucket,
         key=key,
         version_id=obj.get("versionId") or None,
-        etag=(obj.get("eTag") or "").strip('"') or None,
+        etag=str(obj.get("eTag") or "").strip('"') or None,
         size=obj.get("size"),
-        force=bool(record.get("imgpipe", {}).get("force", False)) if name == BACKFILL_EVENT else False,
+        force=_backfill_force(record) if name == BACKFILL_EVENT else False,
     )
+
+
+def _backfill_force(record: dict[str, Any]) -> bool:
+    options = record.get("imgpipe", {})
+    if not isinstance(options, dict):
+        raise MalformedMessage(f"backfill record's 'imgpipe' is not an object: {options!r}")
+    return bool(options.get("force", False))

@@ -57,5 +57,6 @@ class KeyLayout:
             return None
         for suffix in RESULT_SUFFIXES:
             if result_key.endswith(suffix):
-                return self.input_prefix + result_key[len(self.output_prefix) : -len(suffix)]
+                image_key = self.input_prefix + result_key[len(self.output_prefix) : -len(suffix)]
+                return image_key if self.is_image_key(image_key) else None  # e.g. "results/.json"
         return None

@@ -96,7 +96,7 @@ class ResultsTable:
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return Busy(existing=_from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
+                return Busy(existing=from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
             raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
         except BotoCoreError as exc:
             raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
@@ -179,7 +179,7 @@ class ResultsTable:
             )
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, "DynamoDB GetItem") from exc
-        return _from_item(response["Item"]) if "Item" in response else None
+        return from_item(response["Item"]) if "Item" in response else None
 
     def delete_image(self, image_key: str) -> int:
         """Delete the record and label items of one image; returns how many items went."""
@@ -275,7 +275,7 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(_decimals(v)) for k, v in values.items()}
 
 
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 

@@ -93,8 +93,11 @@ class Settings:
         relevant = {
             k: v
             for k, v in asdict(self).items()
-            if k.startswith(("enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_"))
-            or k == "skip_location_if_flagged"
+            if (
+                k.startswith(("enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_"))
+                or k == "skip_location_if_flagged"
+            )
+            and not k.endswith("_timeout_s")  # how long a client waits changes no answer
         }
         relevant["schema_version"] = SCHEMA_VERSION
         digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
@@ -154,6 +157,8 @@ def _validate(s: Settings) -> None:
             "between 200 and 1568 px (Claude's useful range)",
         ),
         ("rekognition_max_edge", 80 <= s.rekognition_max_edge <= 4096, "between 80 and 4096 px"),
+        # The Bedrock rendition is cut from the Rekognition one, after a single decode.
+        ("bedrock_max_edge", s.bedrock_max_edge <= s.rekognition_max_edge, "at most REKOGNITION_MAX_EDGE"),
         ("bedrock_temperature", 0.0 <= s.bedrock_temperature <= 1.0, "between 0 and 1"),
         ("bedrock_max_tokens", 64 <= s.bedrock_max_tokens <= 4096, "between 64 and 4096"),
         ("min_image_edge", s.min_image_edge >= 80, "at least 80 px (Rekognition's minimum)"),
