@@ -1,0 +1,75 @@
+"""The function's code asset, bundled on this machine without Docker and without network.
+
+The bundle is the Lambda package (`lambdas/image_analysis/` -> `image_analysis/`) plus its pinned
+requirements installed for linux/arm64 from the wheelhouse `make install` filled. The asset hash is
+taken from the bundle's output, so a changed dependency changes the hash and is always deployed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+from .wheelhouse import INSTALL_ARGS, LAMBDA_SOURCE, REQUIREMENTS, WHEELHOUSE
+
+PACKAGE: Final = "image_analysis"
+HANDLER: Final = f"{PACKAGE}.handler.lambda_handler"
+# Lambda refuses a function whose unzipped code exceeds 250 MB; failing here saves a failed deploy.
+MAX_UNZIPPED_BYTES: Final = 262_144_000
+
+
+class BundlingError(RuntimeError):
+    """The asset could not be built; the message says what to do."""
+
+
+def function_code(runtime: lambda_.Runtime) -> lambda_.Code:
+    # The Docker image is required by the API but never used: the local bundler either succeeds or
+    # raises, so a machine without Docker gets a clear error instead of a Docker attempt.
+    return lambda_.Code.from_asset(
+        str(LAMBDA_SOURCE),
+        asset_hash_type=AssetHashType.OUTPUT,
+        bundling=BundlingOptions(image=runtime.bundling_image, local=_LocalBundler()),
+    )
+
+
+def bundle(output: Path, wheelhouse: Path = WHEELHOUSE) -> None:
+    """Write the function's package and dependencies into `output` (an empty directory)."""
+    if not any(wheelhouse.glob("*.whl")):
+        raise BundlingError(f"no wheels in {wheelhouse}: run `make install` (it downloads them once)")
+    shutil.copytree(LAMBDA_SOURCE, output / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _pip_install(output, wheelhouse)
+    # Console scripts carry this machine's interpreter path in their shebang: useless on Lambda,
+    # and they would make the output hash depend on where the repository is checked out.
+    shutil.rmtree(output / "bin", ignore_errors=True)
+    size = sum(f.stat().st_size for f in output.rglob("*") if f.is_file())
+    if size > MAX_UNZIPPED_BYTES:
+        raise BundlingError(f"the bundle is {size:,} bytes unzipped; Lambda allows {MAX_UNZIPPED_BYTES:,}")
+
+
+def _pip_install(output: Path, wheelhouse: Path) -> None:
+    # --isolated: ignore PIP_* variables and user config (a bundle must not depend on the shell).
+    # --no-compile: .pyc files made by this interpreter are for the wrong Python version, and they
+    # would push the bundle past Lambda's size limit.
+    command = [sys.executable, "-m", "pip", "--isolated", "install", "--quiet", "--no-compile"]
+    command += ["--no-index", "--find-links", str(wheelhouse), "--target", str(output)]
+    command += [*INSTALL_ARGS, "--requirement", str(REQUIREMENTS)]
+    result = subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
+    if result.returncode != 0:
+        raise BundlingError(
+            f"pip could not install {REQUIREMENTS} from {wheelhouse} (exit {result.returncode}); "
+            "if the requirements changed, run `make install` to download the new wheels"
+        )
+
+
+@jsii.implements(ILocalBundling)
+class _LocalBundler:
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
+        bundle(Path(output_dir))
+        return True

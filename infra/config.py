@@ -1,0 +1,148 @@
+"""Typed stack configuration from CDK context (`cdk.json`, or `cdk deploy -c name=value`).
+
+Two kinds of knob, all flat context keys:
+
+* Lambda settings: exactly the field names of `image_analysis.settings.Settings`, parsed and
+  validated by the Lambda's own parser, so a value the function would reject fails the synth.
+  RESULTS_TABLE (from the table construct) and CLAIM_TIMEOUT_S (function timeout + margin) are
+  derived, not knobs.
+* Stack knobs (`StackConfig`): what only the infrastructure needs.
+
+A lower_snake_case context key that is neither is rejected, so a typo never silently deploys the
+default. This module does not import aws_cdk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final
+
+from image_analysis.settings import Settings, SettingsError, defaults, env_name
+
+# CLAIM_TIMEOUT_S must outlast one invocation, or a second delivery of the same image could take
+# over a claim that is still being worked on; the margin covers clock skew and the final writes.
+CLAIM_MARGIN_S: Final = 60
+DERIVED_SETTINGS: Final = ("claim_timeout_s",)
+SETTINGS_KNOBS: Final = tuple(name for name in defaults() if name not in DERIVED_SETTINGS)
+
+RETAIN, DESTROY = "retain", "destroy"
+
+# CloudWatch Logs accepts only these retention periods (days -> aws_logs.RetentionDays member).
+LOG_RETENTION_DAYS: Final = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+    60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+    365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",
+    1096: "THREE_YEARS", 1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS",
+}  # fmt: skip
+
+_PENDING_TABLE = "<set from the table construct>"
+_KNOB_KEY = re.compile(r"^[a-z][a-z0-9_]*$")  # CDK's own context keys all contain ':' or '@'
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigError(ValueError):
+    """A context knob is unknown or invalid; the message names the knob."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    memory_mb: int = 2048
+    timeout_s: int = 300
+    max_concurrency: int = 5
+    batch_size: int = 5
+    alarm_email: str = ""
+    removal_policy: str = RETAIN
+    log_retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("memory_mb", 128 <= self.memory_mb <= 10240, "between 128 and 10240 (Lambda's range)"),
+            ("timeout_s", 1 <= self.timeout_s <= 900, "between 1 and 900 seconds (Lambda's maximum)"),
+            ("max_concurrency", 2 <= self.max_concurrency <= 1000, "between 2 and 1000 (SQS event source)"),
+            ("batch_size", 1 <= self.batch_size <= 10, "between 1 and 10"),
+            ("alarm_email", not self.alarm_email or bool(_EMAIL.match(self.alarm_email)), "an email address"),
+            ("removal_policy", self.removal_policy in (RETAIN, DESTROY), f"{RETAIN!r} or {DESTROY!r}"),
+            ("log_retention_days", self.log_retention_days in LOG_RETENTION_DAYS, "a CloudWatch Logs period"),
+        ]
+        for name, ok, expectation in checks:
+            if not ok:
+                raise ConfigError(f"context knob {name}={getattr(self, name)!r} must be {expectation}")
+
+    @property
+    def destroy(self) -> bool:
+        """True when `cdk destroy` should delete data too (buckets emptied, table deleted)."""
+        return self.removal_policy == DESTROY
+
+
+STACK_KNOBS: Final = tuple(f.name for f in fields(StackConfig))
+KNOBS: Final = SETTINGS_KNOBS + STACK_KNOBS
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    stack: StackConfig
+    settings: Settings  # results_table is a placeholder here; see lambda_settings()
+
+    def lambda_settings(self, results_table: str) -> Settings:
+        """The function's settings once the table exists (validated again by Settings)."""
+        claim_timeout_s = self.stack.timeout_s + CLAIM_MARGIN_S
+        return replace(self.settings, results_table=results_table, claim_timeout_s=claim_timeout_s)
+
+
+def from_context(context: Mapping[str, Any]) -> PipelineConfig:
+    """Parse every knob from `context`; knobs not given take their defaults."""
+    derived = sorted(k for k in context if k in (*DERIVED_SETTINGS, "results_table"))
+    if derived:
+        raise ConfigError(
+            f"{', '.join(derived)} cannot be set: derived from timeout_s and the table construct"
+        )
+    unknown = sorted(k for k in context if _KNOB_KEY.match(k) and k not in KNOBS)
+    if unknown:
+        raise ConfigError(f"unknown context knob(s) {', '.join(unknown)}; known: {', '.join(KNOBS)}")
+    given = {k: v for k, v in context.items() if k in KNOBS and v is not None}
+    stack = StackConfig(
+        **{f.name: _coerce(f.name, given[f.name], f.type) for f in fields(StackConfig) if f.name in given}
+    )
+    env = {env_name(k): _text(v) for k, v in given.items() if k in SETTINGS_KNOBS}
+    env[env_name("results_table")] = _PENDING_TABLE
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        raise ConfigError(f"context knob: {exc}") from exc
+    _check_together(stack, settings)
+    return PipelineConfig(stack=stack, settings=settings)
+
+
+def _check_together(stack: StackConfig, settings: Settings) -> None:
+    """What neither part can check alone."""
+    if settings.bedrock_model_id.startswith("arn:"):
+        # The function's IAM policy is derived from the id (infra/processing.py).
+        raise ConfigError("context knob bedrock_model_id must be a model or inference profile id, not an ARN")
+    if stack.timeout_s <= settings.bedrock_read_timeout_s:
+        raise ConfigError(
+            f"context knob timeout_s={stack.timeout_s} must exceed bedrock_read_timeout_s="
+            f"{settings.bedrock_read_timeout_s}, or one slow model call times the function out"
+        )
+
+
+def _coerce(name: str, value: Any, type_name: Any) -> Any:
+    """Context from cdk.json is typed JSON; from `-c name=value` it is always a string."""
+    if type_name in ("int", int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        raise ConfigError(f"context knob {name}={value!r} must be a whole number")
+    if not isinstance(value, str):
+        raise ConfigError(f"context knob {name}={value!r} must be a string")
+    return value.strip()
+
+
+def _text(value: Any) -> str:
+    """Render a JSON value the way Settings.from_env expects to read it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

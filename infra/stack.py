@@ -1,0 +1,61 @@
+"""The image pipeline stack: composes the constructs and publishes the outputs the CLI reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack, Tags
+from constructs import Construct
+
+from . import outputs
+from .config import PipelineConfig
+from .monitoring import Monitoring
+from .processing import Processing
+from .storage import Storage
+from .trigger import Trigger
+
+
+class ImagePipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope, construct_id, description="imgpipe: S3 -> SQS -> Lambda -> Bedrock + Rekognition", **kwargs
+        )
+        Tags.of(self).add("project", "imgpipe")  # lets Cost Explorer show what the pipeline costs
+        settings = config.settings
+        storage = Storage(self, "Storage", config=config.stack)
+        trigger = Trigger(
+            self,
+            "Trigger",
+            bucket=storage.bucket,
+            input_prefix=settings.input_prefix,
+            function_timeout=Duration.seconds(config.stack.timeout_s),
+        )
+        processing = Processing(
+            self, "Processing", config=config, bucket=storage.bucket, table=storage.table, queue=trigger.queue
+        )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config.stack,
+            function=processing.function,
+            queue=trigger.queue,
+            dead_letter_queue=trigger.dead_letter_queue,
+        )
+        dashboard_url = (
+            f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+            f"#dashboards/dashboard/{monitoring.dashboard.dashboard_name}"
+        )
+        values = {
+            outputs.BUCKET_NAME: storage.bucket.bucket_name,
+            outputs.UPLOAD_PREFIX: settings.input_prefix,
+            outputs.RESULTS_PREFIX: settings.output_prefix,
+            outputs.RESULTS_TABLE_NAME: storage.table.table_name,
+            outputs.QUEUE_URL: trigger.queue.queue_url,
+            outputs.DEAD_LETTER_QUEUE_URL: trigger.dead_letter_queue.queue_url,
+            outputs.FUNCTION_NAME: processing.function.function_name,
+            outputs.DASHBOARD_URL: dashboard_url,
+            outputs.ALARM_TOPIC_ARN: monitoring.topic.topic_arn,
+        }
+        for key, value in values.items():
+            # Created on the stack itself so each output's key is exactly its construct id.
+            CfnOutput(self, key, value=value, description=outputs.DESCRIPTIONS[key])

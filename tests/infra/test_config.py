@@ -1,0 +1,130 @@
+"""cdk.json's knobs: the same names and defaults as the Lambda's settings, documented, validated."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+from image_analysis.settings import DEFAULT_MODEL_ID, defaults
+
+from infra import wheelhouse
+from infra.config import (
+    DERIVED_SETTINGS,
+    KNOBS,
+    SETTINGS_KNOBS,
+    STACK_KNOBS,
+    ConfigError,
+    StackConfig,
+    from_context,
+)
+from tests.infra.conftest import ROOT, cdk_json_context
+
+
+def knob_values() -> dict[str, Any]:
+    context = cdk_json_context()
+    return {name: context[name] for name in KNOBS}
+
+
+def test_settings_knobs_are_the_settings_fields_with_their_defaults() -> None:
+    assert set(SETTINGS_KNOBS) == set(defaults()) - set(DERIVED_SETTINGS)
+    values = knob_values()
+    for name in SETTINGS_KNOBS:
+        default = defaults()[name]
+        assert values[name] == default, name
+        assert type(values[name]) is type(default), f"{name}: {values[name]!r} vs {default!r}"
+
+
+def test_stack_knobs_in_cdk_json_are_the_config_defaults() -> None:
+    values = knob_values()
+    assert {name: values[name] for name in STACK_KNOBS} == asdict(StackConfig())
+
+
+def test_cdk_json_has_no_stray_knobs_and_parses_to_the_defaults() -> None:
+    config = from_context(cdk_json_context())
+    assert config.stack == StackConfig()
+    settings = config.lambda_settings(results_table="table")
+    assert settings.bedrock_model_id == DEFAULT_MODEL_ID
+    assert settings.claim_timeout_s == StackConfig().timeout_s + 60
+
+
+def test_every_knob_is_documented_in_cdk_json() -> None:
+    docs = cdk_json_context()["imgpipe:docs"]
+    assert list(docs) == list(KNOBS)
+    assert all(len(line) > 20 for line in docs.values())
+
+
+def test_every_knob_is_in_the_readme_table_with_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("<!-- deploy:start -->") : readme.index("<!-- deploy:end -->")]
+    rows = dict(re.findall(r"^\| `([a-z0-9_]+)` \| `(.*?)` \|", section, flags=re.MULTILINE))
+    assert set(rows) == set(KNOBS)
+    for name, value in knob_values().items():
+        assert rows[name] == json.dumps(value), name
+
+
+def test_cli_context_strings_are_parsed() -> None:
+    """`cdk deploy -c name=value` passes every value as a string."""
+    config = from_context(
+        {
+            "memory_mb": "4096",
+            "enable_location": "false",
+            "labels_min_confidence": "90",
+            "alarm_email": "a@b.io",
+        }
+    )
+    assert config.stack.memory_mb == 4096
+    assert config.stack.alarm_email == "a@b.io"
+    assert config.settings.enable_location is False
+    assert config.settings.labels_min_confidence == 90.0
+
+
+def test_cdk_internal_context_keys_are_ignored() -> None:
+    from_context({"@aws-cdk/core:checkSecretUsage": True, "aws:cdk:bundling-stacks": [], "imgpipe:docs": {}})
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"memroy_mb": 1024}, "unknown context knob(s) memroy_mb"),
+        ({"claim_timeout_s": 600}, "claim_timeout_s cannot be set"),
+        ({"results_table": "t"}, "results_table cannot be set"),
+        ({"input_prefix": "images/", "output_prefix": "images/results/"}, "must not contain each other"),
+        ({"input_prefix": "images"}, "INPUT_PREFIX='images' must be a non-empty key prefix"),
+        ({"labels_min_confidence": 101}, "LABELS_MIN_CONFIDENCE"),
+        ({"bedrock_model_id": "arn:aws:bedrock:us-east-1:1:inference-profile/x"}, "not an ARN"),
+        ({"memory_mb": 64}, "memory_mb=64 must be between 128 and 10240"),
+        ({"memory_mb": "lots"}, "memory_mb='lots' must be a whole number"),
+        ({"timeout_s": 901}, "timeout_s=901"),
+        ({"timeout_s": 45}, "must exceed bedrock_read_timeout_s"),
+        ({"max_concurrency": 1}, "max_concurrency=1"),
+        ({"batch_size": 11}, "batch_size=11"),
+        ({"alarm_email": "ops"}, "alarm_email='ops' must be an email address"),
+        ({"removal_policy": "delete"}, "removal_policy='delete'"),
+        ({"log_retention_days": 10}, "log_retention_days=10"),
+    ],
+)
+def test_invalid_knobs_fail_the_synth_with_the_knob_named(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        from_context(context)
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("module", ["infra.outputs", "infra.config", "infra.wheelhouse"])
+def test_modules_the_cli_and_makefile_use_do_not_load_the_cdk(module: str) -> None:
+    """The CLI imports the output names; starting jsii would cost it seconds."""
+    code = f"import sys, {module}; assert not [m for m in sys.modules if m.startswith(('aws_cdk', 'jsii'))]"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_makefile_fills_the_wheelhouse_bundling_reads() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    marker = re.search(r"^WHEELS := (\S+)/\.downloaded$", makefile, flags=re.MULTILINE)
+    assert marker, "Makefile defines WHEELS"
+    assert ROOT / marker.group(1) == wheelhouse.WHEELHOUSE
+    assert "$(PY) -m infra.wheelhouse" in makefile
+    assert re.search(r"^install: .*\$\(WHEELS\)", makefile, flags=re.MULTILINE)

@@ -1,0 +1,64 @@
+"""The outputs the CLI reads: stable keys (constants in infra.outputs) with the right values."""
+
+from __future__ import annotations
+
+from infra import outputs
+from tests.infra.conftest import Synth, flatten
+
+KEYS = (
+    outputs.BUCKET_NAME,
+    outputs.UPLOAD_PREFIX,
+    outputs.RESULTS_PREFIX,
+    outputs.RESULTS_TABLE_NAME,
+    outputs.QUEUE_URL,
+    outputs.DEAD_LETTER_QUEUE_URL,
+    outputs.FUNCTION_NAME,
+    outputs.DASHBOARD_URL,
+    outputs.ALARM_TOPIC_ARN,
+)
+
+
+def test_stack_name_and_output_keys_are_stable() -> None:
+    assert outputs.STACK_NAME == "ImagePipeline"
+    assert KEYS == (
+        "BucketName",
+        "UploadPrefix",
+        "ResultsPrefix",
+        "ResultsTableName",
+        "QueueUrl",
+        "DeadLetterQueueUrl",
+        "FunctionName",
+        "DashboardUrl",
+        "AlarmTopicArn",
+    )
+    assert set(outputs.DESCRIPTIONS) == set(KEYS)
+
+
+def test_every_output_is_in_the_template_with_its_description(default: Synth) -> None:
+    assert default.stack.stack_name == outputs.STACK_NAME
+    template_outputs = default.json["Outputs"]
+    assert set(template_outputs) == set(KEYS)
+    for key in KEYS:
+        assert template_outputs[key]["Description"] == outputs.DESCRIPTIONS[key]
+        assert "Export" not in template_outputs[key], "exports would lock the stack against changes"
+
+
+def test_outputs_point_at_the_right_resources(default: Synth) -> None:
+    values = {key: flatten(o["Value"]) for key, o in default.json["Outputs"].items()}
+    ref = {
+        outputs.BUCKET_NAME: "Storage/Images",
+        outputs.RESULTS_TABLE_NAME: "Storage/Results",
+        outputs.QUEUE_URL: "Trigger/Queue",
+        outputs.DEAD_LETTER_QUEUE_URL: "Trigger/DeadLetterQueue",
+        outputs.FUNCTION_NAME: "Processing/Function",
+        outputs.ALARM_TOPIC_ARN: "Monitoring/AlarmTopic",
+    }
+    for key, path in ref.items():
+        assert values[key] == f"<{default.logical_id(path)}>", key
+    assert values[outputs.UPLOAD_PREFIX] == "images/"
+    assert values[outputs.RESULTS_PREFIX] == "results/"
+    dashboard = default.logical_id("Monitoring/Dashboard")
+    assert values[outputs.DASHBOARD_URL] == (
+        "https://<AWS::Region>.console.aws.amazon.com/cloudwatch/home?region=<AWS::Region>"
+        f"#dashboards/dashboard/<{dashboard}>"
+    )
