@@ -276,7 +276,7 @@ def test_a_delivery_during_analysis_is_retried_later_not_analysed_twice(
     runtime: Runtime, upload: Upload, double: AiServicesDouble
 ) -> None:
     # Given one invocation is in the middle of analysing an image (it holds the claim)
-    double.configure(latency_bedrock=1.0)
+    double.configure(latency_bedrock=4.0)  # wide enough that a loaded machine still overlaps
     event = upload("images/race.jpg", jpeg())
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(handle_event, event, runtime)
