@@ -37,7 +37,14 @@ class KeyLayout:
         """The result object for an image; refuses keys whose result would exceed S3's key limit."""
         if suffix not in RESULT_SUFFIXES:
             raise ValueError(f"unknown result suffix {suffix!r}")
-        key = f"{self.output_prefix}{self.relative(image_key)}{suffix}"
+        relative = self.relative(image_key)
+        if not is_plain_relative(relative):
+            # S3 keys are literal, but tools that mirror them to disk would resolve these segments.
+            raise ImageRejected(
+                "unsafe_key",
+                "the key has '.', '..' or empty path segments, a backslash or a control character",
+            )
+        key = f"{self.output_prefix}{relative}{suffix}"
         if len(key.encode("utf-8")) > MAX_S3_KEY_BYTES:
             raise ImageRejected(
                 "key_too_long",
@@ -60,3 +67,10 @@ class KeyLayout:
                 image_key = self.input_prefix + result_key[len(self.output_prefix) : -len(suffix)]
                 return image_key if self.is_image_key(image_key) else None  # e.g. "results/.json"
         return None
+
+
+def is_plain_relative(relative: str) -> bool:
+    """True for 'a/b/c.jpg'-like paths: no '.', '..' or empty segments, backslashes or control chars."""
+    if not relative or "\\" in relative or any(ord(ch) < 32 or ord(ch) == 127 for ch in relative):
+        return False
+    return all(segment not in ("", ".", "..") for segment in relative.split("/"))

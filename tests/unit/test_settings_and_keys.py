@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from image_analysis.errors import ImageRejected
 from image_analysis.keys import MAX_S3_KEY_BYTES, KeyLayout
+from image_analysis.records import result_keys_fit
 from image_analysis.settings import DEFAULT_MODEL_ID, Settings, SettingsError, defaults, env_name
 
 BASE_ENV = {"RESULTS_TABLE": "imgpipe-results"}
@@ -324,3 +325,19 @@ def test_image_key_for_result_inverts_result_key(image_key: str) -> None:
 )
 def test_objects_that_are_not_results_have_no_image(key: str) -> None:
     assert LAYOUT.image_key_for_result(key) is None
+
+
+@pytest.mark.parametrize(
+    "relative", ["../escape.jpg", "a/../../b.jpg", "a//b.jpg", "./a.jpg", "a\\b.jpg", "tab\there.jpg", "a/.."]
+)
+def test_keys_whose_results_could_leave_the_prefix_are_refused(relative: str) -> None:
+    # S3 stores '../' literally, but anything mirroring results to disk would resolve it.
+    with pytest.raises(ImageRejected) as refused:
+        KeyLayout("images/", "results/").json_key("images/" + relative)
+    assert refused.value.code == "unsafe_key"
+
+
+def test_an_unsafe_key_is_recorded_as_failed_without_result_objects() -> None:
+    layout = KeyLayout("images/", "results/")
+    assert not result_keys_fit(layout, "images/../x.jpg")
+    assert result_keys_fit(layout, "images/日本/x+y %.jpg")
