@@ -124,3 +124,40 @@ def test_bundling_with_a_stale_wheelhouse_says_to_run_make_install(tmp_path: Pat
     output.mkdir()
     with pytest.raises(BundlingError, match="make install"):
         bundle(output, wheelhouse=wheelhouse)
+
+
+def elf_needed(path: Path) -> list[str]:
+    """The DT_NEEDED entries of a 64-bit little-endian ELF file (what the dynamic linker must find)."""
+    data = path.read_bytes()
+    (section_offset,) = struct.unpack_from("<Q", data, 0x28)
+    entry_size, count = struct.unpack_from("<HH", data, 0x3A)
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", data, section_offset + i * entry_size) for i in range(count)
+    ]
+    needed: list[str] = []
+    for _name, kind, _flags, _addr, offset, size, link, *_ in sections:
+        if kind != 6:  # SHT_DYNAMIC
+            continue
+        strings_offset = sections[link][4]
+        for position in range(offset, offset + size, 16):
+            tag, value = struct.unpack_from("<qQ", data, position)
+            if tag == 1:  # DT_NEEDED
+                end = data.index(b"\x00", strings_offset + value)
+                needed.append(data[strings_offset + value : end].decode())
+    return needed
+
+
+def test_pruned_pillow_parts_are_gone_and_nothing_left_links_to_them(bundled: Bundled) -> None:
+    # Given the bundle without Pillow's AVIF codec and text rendering
+    assert not list(bundled.asset.glob("PIL/_avif.*.so"))
+    assert not list(bundled.asset.glob("PIL/_imagingft.*.so"))
+    assert not list(bundled.asset.glob("pillow.libs/libfreetype-*"))
+    # Then every vendored library any remaining native file needs is still in the bundle
+    vendored = {p.name for p in bundled.asset.glob("*.libs/*")}
+    for library in bundled.asset.rglob("*.so*"):
+        for name in elf_needed(library):
+            if re.search(r"-[0-9a-f]{8}\.so", name):  # auditwheel's renamed, bundled copies
+                assert name in vendored, f"{library.name} needs {name}, which is not in the bundle"
+    # and the decoders the pipeline uses are there
+    assert list(bundled.asset.glob("PIL/_imaging.*.so")) and list(bundled.asset.glob("PIL/_webp.*.so"))
+    assert list(bundled.asset.glob("_pillow_heif.*.so")) and list(bundled.asset.glob("PIL/_imagingcms.*.so"))
