@@ -7,16 +7,21 @@ restoring never triggers the pipeline, and done images are not analysed again.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import json
 import logging
 import shutil
+import signal
+import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -65,26 +70,78 @@ class LocalStack:
 
 
 @contextmanager
-def running_stack(spec: StackSpec, snapshot_dir: Path | None) -> Iterator[LocalStack]:
-    """Start moto, build the stack's resources, restore the snapshot, then enable notifications."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+def running_stack(
+    spec: StackSpec, snapshot_dir: Path | None, endpoint: str | None = None
+) -> Iterator[LocalStack]:
+    """Start moto, build the stack's resources, restore the snapshot, then enable notifications.
+
+    With `endpoint`, the resources are built on an emulator that runs elsewhere (e.g. `python -m
+    imgpipe.local.emulator` in its own process, as the end-to-end tests do) and nothing is reset
+    there: it must not hold this stack's resources yet. Without it, moto runs in this process.
+    """
+    if endpoint is not None:
+        yield _build(endpoint, spec, snapshot_dir)
+        return
+    server = start_server()
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         # moto's backends are per process: start from nothing even if this process ran a stack before.
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
-        stack = _connect(endpoint, spec)
-        _create_queues(stack)
-        _create_table(stack)
-        _create_bucket(stack)
-        if snapshot_dir is not None:
-            restore(stack, snapshot_dir)
-        _enable_notifications(stack)
-        yield stack
+        yield _build(endpoint, spec, snapshot_dir)
     finally:
         server.stop()
+
+
+def start_server(port: int = 0) -> ThreadedMotoServer:
+    """moto's server on loopback in this process, with S3's delete-marker events (see below)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulate_delete_marker_events()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def emulate_delete_marker_events() -> None:
+    """Make moto notify `s3:ObjectRemoved:DeleteMarkerCreated` as S3 does.
+
+    The stack's bucket is versioned, so removing an image creates a delete marker; S3 reports that
+    as ObjectRemoved:DeleteMarkerCreated (which the stack's `s3:ObjectRemoved:*` subscription
+    covers), but moto sends no event at all, so a local removal never cleaned up its results.
+    Idempotent; patches moto in this process only.
+    """
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+
+    original = S3Backend._set_delete_marker
+    if getattr(original, "_imgpipe_notifies", False):
+        return
+
+    def _set_delete_marker(self: Any, bucket_name: str, key_name: str) -> Any:
+        marker = original(self, bucket_name, key_name)
+        # Like S3's own event for a delete marker: the key and the marker's version, no size or ETag.
+        removed = SimpleNamespace(name=marker.name, etag="", size=0, version_id=marker.version_id)
+        notifications.send_event(
+            self.account_id,
+            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+            self.get_bucket(bucket_name),
+            removed,
+        )
+        return marker
+
+    _set_delete_marker._imgpipe_notifies = True  # type: ignore[attr-defined]
+    S3Backend._set_delete_marker = _set_delete_marker  # type: ignore[method-assign]
+
+
+def _build(endpoint: str, spec: StackSpec, snapshot_dir: Path | None) -> LocalStack:
+    stack = _connect(endpoint, spec)
+    _create_queues(stack)
+    _create_table(stack)
+    _create_bucket(stack)
+    if snapshot_dir is not None:
+        restore(stack, snapshot_dir)
+    _enable_notifications(stack)
+    return stack
 
 
 def clients(endpoint: str) -> dict[str, Any]:
@@ -93,8 +150,7 @@ def clients(endpoint: str) -> dict[str, Any]:
         aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY, region_name=LOCAL_REGION
     )
     return {
-        name: session.client(name, endpoint_url=endpoint, config=config)
-        for name in ("s3", "sqs", "dynamodb")
+        name: session.client(name, endpoint_url=endpoint, config=config) for name in ("s3", "sqs", "dynamodb")
     }
 
 
@@ -183,16 +239,24 @@ def save(stack: LocalStack, snapshot_dir: Path) -> None:
     objects_dir = snapshot_dir / "objects"
     objects_dir.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, str] = {}
+    headers: dict[str, dict[str, Any]] = {}  # key -> user metadata and content type, when set
     for key in list_keys(stack.s3, stack.bucket):
-        body = stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+        response = stack.s3.get_object(Bucket=stack.bucket, Key=key)
+        body = response["Body"].read()
         digest = hashlib.sha256(body).hexdigest()
         (objects_dir / digest).write_bytes(body)  # content-addressed: no key ever becomes a path
         manifest[key] = digest
+        if response.get("Metadata"):  # e.g. the sha256 `imgpipe upload` compares to skip unchanged files
+            headers[key] = {"Metadata": response["Metadata"], "ContentType": response.get("ContentType")}
     (snapshot_dir / "objects.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+    (snapshot_dir / "headers.json").write_text(json.dumps(headers, indent=1, ensure_ascii=False))
     with (snapshot_dir / "table.jsonl").open("w") as out:
         for item in scan(stack.dynamodb, stack.table):
             # Binary attributes (the compressed analysis cache) are stored as base64.
             out.write(json.dumps(item, default=lambda b: base64.b64encode(b).decode()) + "\n")
+    if stack.dead_letter_queue_url:  # what exhausted its retries stays visible to `imgpipe stats`
+        bodies = [m["Body"] for m in peek_messages(stack.sqs, stack.dead_letter_queue_url)]
+        (snapshot_dir / "dead_letters.json").write_text(json.dumps(bodies, indent=1, ensure_ascii=False))
     shutil.rmtree(final_dir, ignore_errors=True)
     snapshot_dir.rename(final_dir)
 
@@ -203,10 +267,13 @@ def restore(stack: LocalStack, snapshot_dir: Path) -> int:
     if not manifest_path.exists():
         return 0
     manifest: dict[str, str] = json.loads(manifest_path.read_text())
+    headers_path = snapshot_dir / "headers.json"
+    headers: dict[str, dict[str, Any]] = json.loads(headers_path.read_text()) if headers_path.exists() else {}
     new_versions: dict[str, str] = {}
     for key, digest in manifest.items():
         body = (snapshot_dir / "objects" / digest).read_bytes()
-        response = stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
+        extra = {name: value for name, value in headers.get(key, {}).items() if value}
+        response = stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body, **extra)
         new_versions[key] = response.get("VersionId") or response["ETag"].strip('"')
     for line in (snapshot_dir / "table.jsonl").read_text().splitlines():
         item = json.loads(line)
@@ -218,7 +285,25 @@ def restore(stack: LocalStack, snapshot_dir: Path) -> int:
             # The object got a new version id when it was put back: the record describes it.
             item["version_tag"] = {"S": new_versions[key]}
         stack.dynamodb.put_item(TableName=stack.table, Item=item)
+    dead_letters_path = snapshot_dir / "dead_letters.json"
+    if stack.dead_letter_queue_url and dead_letters_path.exists():
+        for body in json.loads(dead_letters_path.read_text()):
+            stack.sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=body)
     return len(manifest)
+
+
+def peek_messages(sqs: Any, url: str, rounds: int = 100) -> list[dict[str, Any]]:
+    """The messages in a queue, looked at without taking them off it (each one once)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for _ in range(rounds):
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        seen.update((m["MessageId"], m) for m in fresh)
+    return list(seen.values())
 
 
 def list_keys(s3: Any, bucket: str, prefix: str = "") -> Iterator[str]:
@@ -231,3 +316,30 @@ def scan(dynamodb: Any, table: str) -> Iterator[dict[str, Any]]:
     """Every item (snapshot only: analysts' queries go through the indexes)."""
     for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         yield from page["Items"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m imgpipe.local.emulator`: the emulator alone, in its own process, until SIGTERM.
+
+    Prints its endpoint as the first line of stdout. Tests build a stack on it with
+    `running_stack(spec, None, endpoint=...)`, so moto's process-wide state never mixes with theirs.
+    """
+    parser = argparse.ArgumentParser(description="moto's S3, SQS and DynamoDB for imgpipe (local only).")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server = start_server(args.port)
+    try:
+        host, port = server.get_host_and_port()
+        print(f"http://{host}:{port}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,11 +8,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from image_analysis import table as t
@@ -29,6 +29,7 @@ from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
 from .synth import synthesize
 
 AI_SWITCHES = ("ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION")
+SHA256_METADATA = "sha256"  # object metadata: the file's SHA-256, so `imgpipe upload` skips unchanged files
 
 
 @dataclass
@@ -43,9 +44,25 @@ class LocalOptions:
     context: dict[str, Any] = field(default_factory=dict)
 
 
+class Pipeline(Protocol):
+    """What waiting for results needs: the emulated stack, or a deployed one (imgpipe.target)."""
+
+    @property
+    def sqs(self) -> Any: ...
+    @property
+    def dynamodb(self) -> Any: ...
+    @property
+    def table(self) -> str: ...
+    @property
+    def queue_url(self) -> str: ...
+    @property
+    def dead_letter_queue_url(self) -> str | None: ...
+    def queue_depth(self, url: str) -> int: ...
+
+
 @dataclass
 class Accounting:
-    uploaded: dict[str, str]  # key -> version tag uploaded this run
+    uploaded: dict[str, str | None]  # key -> version tag sent this run (None: whichever is current)
     reused: list[str]  # keys already done in an earlier run
     final: dict[str, dict[str, Any]]  # key -> record
     dead_letters: set[str]
@@ -71,7 +88,7 @@ def run_local(options: LocalOptions, console: Console) -> int:
     with emulator.running_stack(spec, options.state_dir / "snapshot") as stack:
         env = function_environment(spec, stack, options.use_aws_ai)
         settings = Settings.from_env(env)
-        workers = options.workers or min(4, spec.max_concurrency or 4)
+        workers = worker_count(spec, options.workers)
         console.print(f"Emulated S3, SQS and DynamoDB at {stack.endpoint}; {workers} Lambda worker(s).")
         with running_workers(workers, env, stack, spec, options) as _:
             uploaded, reused = upload_new(stack, settings.input_prefix, inputs, console)
@@ -110,6 +127,11 @@ def function_environment(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -
     return env
 
 
+def worker_count(spec: StackSpec, requested: int | None = None) -> int:
+    """Concurrent Lambda workers: as asked, else the event source's maximum concurrency, at most 4."""
+    return requested or min(4, spec.max_concurrency or 4)
+
+
 @contextmanager
 def running_workers(
     count: int, env: dict[str, str], stack: LocalStack, spec: StackSpec, options: LocalOptions
@@ -123,7 +145,6 @@ def running_workers(
         child_env.pop("AWS_PROFILE", None)
     processes = []
     for number in range(count):
-        log = (logs / f"worker-{number}.log").open("ab")
         command = [
             sys.executable,
             "-m",
@@ -141,7 +162,10 @@ def running_workers(
             "--retry-delay",
             str(options.retry_delay),
         ]
-        processes.append(subprocess.Popen(command, env=child_env, stdout=log, stderr=subprocess.STDOUT))  # noqa: S603
+        with (logs / f"worker-{number}.log").open("ab") as log:  # the worker writes to its own copy
+            processes.append(
+                subprocess.Popen(command, env=child_env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            )
     try:
         yield processes
     finally:
@@ -166,7 +190,12 @@ def upload_new(
         if _already_there(stack, key, data):
             reused.append(key)
             continue
-        response = stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=data)
+        response = stack.s3.put_object(
+            Bucket=stack.bucket,
+            Key=key,
+            Body=data,
+            Metadata={SHA256_METADATA: hashlib.sha256(data).hexdigest()},
+        )
         uploaded[key] = response.get("VersionId") or response["ETag"].strip('"')
     console.print(
         f"Uploaded {len(uploaded)} file(s)"
@@ -190,21 +219,28 @@ def _already_there(stack: LocalStack, key: str, data: bytes) -> bool:
 
 
 def wait_for(
-    stack: LocalStack,
+    stack: Pipeline,
     settings: Settings,
-    uploaded: dict[str, str],
+    uploaded: Mapping[str, str | None],
     reused: list[str],
     timeout_s: float,
     console: Console,
+    previous: Mapping[str, str] | None = None,
 ) -> Accounting:
-    accounting = Accounting(uploaded=uploaded, reused=reused, final={}, dead_letters=set())
+    """Wait until every key in `uploaded` has a final record (or its message is in the DLQ).
+
+    A record counts when it is for the version tag given (None: any) and, for keys in `previous`
+    (key -> the record's updated_at before the work was sent), when it was written since.
+    """
+    accounting = Accounting(uploaded=dict(uploaded), reused=reused, final={}, dead_letters=set())
+    before = previous or {}
     deadline = time.monotonic() + timeout_s
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("Analysing", total=len(uploaded))
         while True:
             accounting.final = final_records(stack, settings)
-            done = {k for k, v in uploaded.items() if accounting.final.get(k, {}).get("version_tag") == v}
+            done = {k for k, v in uploaded.items() if _finished(accounting.final.get(k), v, before.get(k))}
             queued = stack.queue_depth(stack.queue_url)
             if queued == 0 and len(done) < len(uploaded):
                 accounting.dead_letters = dead_letter_keys(stack)
@@ -229,7 +265,13 @@ def wait_for(
     return accounting
 
 
-def final_records(stack: LocalStack, settings: Settings) -> dict[str, dict[str, Any]]:
+def _finished(record: dict[str, Any] | None, version_tag: str | None, updated_before: str | None) -> bool:
+    if record is None or (version_tag is not None and record.get("version_tag") != version_tag):
+        return False
+    return updated_before is None or record.get("updated_at") != updated_before
+
+
+def final_records(stack: Pipeline, settings: Settings) -> dict[str, dict[str, Any]]:
     """Finished images by key, read through the by-status index (never a Scan)."""
     found: dict[str, dict[str, Any]] = {}
     for status in t.FINAL_STATUSES:
@@ -247,26 +289,17 @@ def final_records(stack: LocalStack, settings: Settings) -> dict[str, dict[str, 
     return found
 
 
-def dead_letter_keys(stack: LocalStack) -> set[str]:
+def dead_letter_keys(stack: Pipeline) -> set[str]:
     """Image keys of the messages in the DLQ (looked at without taking them off the queue)."""
     url = stack.dead_letter_queue_url
     if url is None:
         return set()
     keys: set[str] = set()
-    seen: set[str] = set()
-    for _ in range(100):
-        messages = stack.sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
-        ).get("Messages", [])
-        fresh = [m for m in messages if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        for message in fresh:
-            seen.add(message["MessageId"])
-            try:
-                keys |= {event.key for event in parse_body(message["Body"])}
-            except MalformedMessage:
-                continue
+    for message in emulator.peek_messages(stack.sqs, url):
+        try:
+            keys |= {event.key for event in parse_body(message["Body"])}
+        except MalformedMessage:
+            continue
     return keys
 
 

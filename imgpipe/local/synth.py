@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STAMP = ".imgpipe-synth.json"  # what the template in outdir was synthesized from
+# Everything the template depends on besides the context (bundling is skipped: handler code is not).
+SOURCES = ("app.py", "cdk.json", "infra/**/*.py", "lambdas/image_analysis/*.py")
 
 
 class SynthError(RuntimeError):
@@ -20,10 +25,18 @@ def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Path:
     """Run app.py with cdk.json's context (plus overrides) and return the pipeline's template path.
 
     Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): the local run imports the handler
-    from the source tree, so building the arm64 bundle would only cost time.
+    from the source tree, so building the arm64 bundle would only cost time. A template synthesized
+    from the same inputs (context, app and infra sources, CDK version) is reused: synth takes seconds.
     """
+    outdir = outdir.resolve()  # app.py runs in the project root: a relative outdir would land there
     settings = json.loads((PROJECT_ROOT / "cdk.json").read_text())
     merged = {**settings.get("context", {}), **(context or {}), "aws:cdk:bundling-stacks": []}
+    digest = _inputs_digest(merged)
+    stamp = outdir / STAMP
+    cached = _template(outdir) if _stamp(outdir).get("digest") == digest else None
+    if cached is not None:
+        return cached
+    stamp.unlink(missing_ok=True)
     env = {
         **os.environ,
         "CDK_OUTDIR": str(outdir),
@@ -45,4 +58,39 @@ def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Path:
         raise SynthError(
             f"expected one template with the image-analysis function in {outdir}, found {templates}"
         )
+    stamp.write_text(json.dumps({"digest": digest, "context": context or {}}))
     return templates[0]
+
+
+def last_context(outdir: Path) -> dict[str, Any]:
+    """The context overrides the template in outdir was last synthesized with ({} if none)."""
+    context = _stamp(outdir).get("context")
+    return context if isinstance(context, dict) else {}
+
+
+def _stamp(outdir: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads((outdir / STAMP).read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _template(outdir: Path) -> Path | None:
+    templates = [p for p in outdir.glob("*.template.json") if "image_analysis.handler" in p.read_text()]
+    return templates[0] if len(templates) == 1 else None
+
+
+def _inputs_digest(context: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode())
+    for name in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"):
+        digest.update(f"{name}={os.environ.get(name)}\n".encode())
+    for package in ("aws-cdk-lib", "cdk-nag", "constructs"):
+        try:
+            digest.update(f"{package}=={metadata.version(package)}\n".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{package} missing\n".encode())
+    for pattern in SOURCES:
+        for path in sorted(PROJECT_ROOT.glob(pattern)):
+            digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
