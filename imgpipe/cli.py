@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
+from .commands import backfill, query, report, stats, sync, upload
+from .commands.common import status_console
+from .errors import CommandError, from_aws
 from .local.runner import LocalOptions, run_local
 from .local.stackspec import TemplateError
 from .local.synth import SynthError
+from .target import DEFAULT_STATE_DIR, add_pipeline_options, parse_context
 
-DEFAULT_STATE_DIR = Path(".imgpipe")
+OPERATOR_COMMANDS = (upload, backfill, query, report, sync, stats)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,11 +25,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Wide enough for the results table when output goes to a file or CI log.
     console = Console() if sys.stdout.isatty() else Console(width=160)
+    errors = status_console()
     try:
         return int(args.run(args, console))
     except (SynthError, TemplateError) as exc:
         console.print(f"[red]{exc}")
         return 2
+    except CommandError as exc:
+        errors.print(f"[red]{exc}", highlight=False)
+        return exc.exit_code
+    except (ClientError, BotoCoreError) as exc:
+        error = from_aws(exc)
+        errors.print(f"[red]{error}", highlight=False)
+        return error.exit_code
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted; the state directory keeps what finished.")
         return 130
@@ -43,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate a sample set and run `imgpipe local` on it")
     _local_options(demo)
     demo.set_defaults(run=_run_demo)
+
+    for command in OPERATOR_COMMANDS:
+        command.register(commands)
     return parser
 
 
@@ -54,44 +69,10 @@ def _local_options(parser: argparse.ArgumentParser) -> None:
         help="where the local run keeps its state and results (default: .imgpipe)",
     )
     parser.add_argument("--reset", action="store_true", help="forget earlier runs and start from nothing")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        help="concurrent Lambda workers (default: the stack's maximum concurrency, at most 4)",
-    )
-    parser.add_argument(
-        "--aws-ai",
-        action="store_true",
-        help="call Amazon Bedrock and Rekognition for real (needs AWS credentials); "
-        "without it they are recorded as skipped",
-    )
-    parser.add_argument(
-        "--retry-delay",
-        type=int,
-        default=2,
-        help="seconds a failed message stays invisible before it is retried (AWS uses the "
-        "queue's visibility timeout; locally it is short so runs finish)",
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=900.0, help="give up waiting after this many seconds"
-    )
-    parser.add_argument(
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=JSON",
-        help="override a CDK context value for this run, e.g. imgpipe:settings=...",
-    )
+    add_pipeline_options(parser)
 
 
 def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
-    context = {}
-    for item in args.context:
-        key, _, value = item.partition("=")
-        try:
-            context[key] = json.loads(value)
-        except json.JSONDecodeError:
-            context[key] = value
     return LocalOptions(
         paths=paths,
         state_dir=args.state_dir,
@@ -100,7 +81,7 @@ def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
         reset=args.reset,
         retry_delay=args.retry_delay,
         timeout_s=args.timeout,
-        context=context,
+        context=parse_context(args.context),
     )
 
 

@@ -1,0 +1,1 @@
+"""The operator commands: one module each, registered on the `imgpipe` parser by imgpipe.cli."""

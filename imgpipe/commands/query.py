@@ -1,0 +1,166 @@
+"""`imgpipe query`: answer analysts' questions from the results table (keys and indexes, never a Scan).
+
+Access paths (image_analysis.table): --key is a GetItem; --label reads the by-label index (best
+confidence first); --flagged the sparse flagged index; --status, --since/--until the by-status index
+(its sort key starts with the record's ISO time). --text has no index of its own: it Queries the
+by-status partitions of the final statuses with a filter on the lower-cased text, so it reads the
+index entry of every final record in the date range (use --since/--until to narrow it) - still no Scan.
+Criteria combine: the most selective path is queried and the other criteria filter what it returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import islice
+from typing import Any
+
+from image_analysis import table as t
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import CommandError
+from ..results import TimeRange, clean, get_record, get_records, has_label, has_records, query_index
+from ..target import Target, add_target_options, open_target
+from .common import print_json, shown_key, status_console
+
+DEFAULT_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Criteria:
+    key: str | None = None
+    label: str | None = None
+    text: str | None = None
+    flagged: bool = False
+    status: str | None = None
+    times: TimeRange = field(default_factory=TimeRange)
+
+    def accepts(self, record: dict[str, Any]) -> bool:
+        """Everything but the label (the label items hold it; see `search`)."""
+        return (
+            (not self.flagged or bool(record.get("flagged")))
+            and (self.status is None or record.get("status") == self.status)
+            and (self.text is None or self.text.lower() in (record.get("text_lc") or ""))
+            and self.times.contains(record.get("updated_at"))
+        )
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "query",
+        help="find analysed images by key, label, text, flag, status or date",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--key", help="one image, by key (relative to the input prefix, or in full)")
+    parser.add_argument("--label", help="images with this label (or a parent of it), best confidence first")
+    parser.add_argument("--text", help="images whose detected text contains this (case-insensitive)")
+    parser.add_argument("--flagged", action="store_true", help="images moderation flagged")
+    parser.add_argument("--status", choices=t.ALL_STATUSES, help="images with this status")
+    parser.add_argument("--since", type=iso_bound, help="analysed at or after (ISO date or time, UTC)")
+    parser.add_argument(
+        "--until", type=iso_bound, help="analysed at or before (inclusive: a date is all of it)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, help=f"most results (default {DEFAULT_LIMIT})"
+    )
+    parser.add_argument("--json", action="store_true", help="print the records as JSON (for scripts)")
+    add_target_options(parser)
+    parser.set_defaults(run=run)
+
+
+def iso_bound(text: str) -> str:
+    """An ISO date or date-time as the UTC prefix the index sort keys are compared with."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (2026-05-01) or time") from exc
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    criteria = Criteria(
+        key=args.key,
+        label=args.label,
+        text=args.text,
+        flagged=args.flagged,
+        status=args.status,
+        times=TimeRange(args.since, args.until),
+    )
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1", exit_code=2)
+    with open_target(args, status_console()) as target:
+        records = list(islice(search(target, criteria), args.limit))
+        if not records and not has_records(target):
+            raise CommandError(
+                f"The results table of the {target.name} is empty: nothing has been analysed yet "
+                "(`imgpipe upload DIR`, or `imgpipe backfill` for images already in the bucket)."
+            )
+    if args.json:
+        print_json([clean(r) for r in records])
+    elif records:
+        console.print(records_table(target, records))
+    else:
+        console.print("No image matches.")
+    return 0
+
+
+def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
+    """Matching records, best first: by confidence for a label, else newest first."""
+    if c.key is not None:
+        key = c.key if c.key.startswith(target.layout.input_prefix) else target.layout.input_prefix + c.key
+        record = get_record(target, key)
+        if record and c.accepts(record) and (c.label is None or has_label(target, key, c.label)):
+            yield record
+    elif c.label is not None:
+        for chunk in _chunks(query_index(target, t.BY_LABEL, t.label_pk(c.label)), 100):
+            found = get_records(target, [item["image_key"] for item in chunk])
+            for item in chunk:  # keep the index's order (best confidence first)
+                record = found.get(item["image_key"])
+                if record and c.accepts(record):
+                    yield record
+    elif c.flagged:
+        yield from filter(c.accepts, query_index(target, t.FLAGGED, t.FLAGGED_PK, times=c.times))
+    else:
+        if c.status:
+            statuses: tuple[str, ...] = (c.status,)
+        else:
+            statuses = t.FINAL_STATUSES if c.text else t.ALL_STATUSES
+        streams = [
+            filter(c.accepts, query_index(target, t.BY_STATUS, t.status_pk(s), times=c.times, text=c.text))
+            for s in statuses
+        ]
+        # Each partition comes newest first; merging them lazily keeps --limit cheap.
+        yield from heapq.merge(*streams, key=lambda r: r.get("updated_at") or "", reverse=True)
+
+
+def records_table(target: Target, records: list[dict[str, Any]]) -> Table:
+    table = Table(show_lines=False)
+    for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "flagged"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        place = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
+        table.add_row(
+            shown_key(target, record["image_key"]),
+            record.get("status", ""),
+            (record.get("updated_at") or "")[:16].replace("T", " "),
+            ", ".join(record.get("labels", [])[:4]),
+            record.get("location") or place or record.get("error_message") or "",
+            (record.get("text") or "").split("\n")[0][:40],
+            "yes" if record.get("flagged") else "",
+        )
+    return table
+
+
+def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

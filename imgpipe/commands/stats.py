@@ -1,0 +1,93 @@
+"""`imgpipe stats`: counts by status, flagged images, queue depths, tokens and estimated cost so far."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from image_analysis import table as t
+from rich.console import Console
+from rich.table import Table
+
+from ..results import count_index, query_index
+from ..target import Target, add_target_options, open_target
+from .common import print_json, status_console
+
+COST_ATTRIBUTES = ("input_tokens", "output_tokens", "cost_usd")
+
+
+@dataclass(frozen=True)
+class Stats:
+    statuses: dict[str, int]  # every status, 0 included
+    flagged: int
+    queued: int  # waiting or being analysed
+    dead_letters: int | None  # None: the stack has no dead-letter queue output
+    input_tokens: int
+    output_tokens: int
+    estimated_cost_usd: float
+
+    @property
+    def images(self) -> int:
+        return sum(self.statuses.values())
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "stats",
+        help="counts by status, flagged images, queue depths, tokens and estimated cost",
+        description="Counts come from the table's indexes (Select=COUNT), tokens and cost from the "
+        "final records (a reprocessed image counts its latest analysis); queue depths from SQS.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the numbers as JSON (for scripts)")
+    add_target_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    with open_target(args, status_console()) as target:
+        stats = gather(target)
+    if args.json:
+        print_json({**asdict(stats), "images": stats.images})
+        return 0
+    console.print(render(stats, target))
+    if stats.images == 0:
+        console.print("The results table is empty: upload images with `imgpipe upload DIR`.")
+    return 0
+
+
+def gather(target: Target) -> Stats:
+    statuses = {status: count_index(target, t.BY_STATUS, t.status_pk(status)) for status in t.ALL_STATUSES}
+    input_tokens = output_tokens = 0
+    cost = 0.0
+    for status in t.FINAL_STATUSES:
+        for record in query_index(target, t.BY_STATUS, t.status_pk(status), attributes=COST_ATTRIBUTES):
+            input_tokens += int(record.get("input_tokens") or 0)
+            output_tokens += int(record.get("output_tokens") or 0)
+            cost += float(record.get("cost_usd") or 0.0)
+    dlq = target.dead_letter_queue_url
+    return Stats(
+        statuses=statuses,
+        flagged=count_index(target, t.FLAGGED, t.FLAGGED_PK),
+        queued=target.queue_depth(target.queue_url),
+        dead_letters=target.queue_depth(dlq) if dlq else None,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        estimated_cost_usd=round(cost, 6),
+    )
+
+
+def render(stats: Stats, target: Target) -> Table:
+    table = Table(title=f"imgpipe stats: {target.name}", show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("images", f"{stats.images:,}")
+    for status, count in stats.statuses.items():
+        table.add_row(f"  {status}", f"{count:,}")
+    table.add_row("flagged by moderation", f"{stats.flagged:,}")
+    table.add_row("in queue (waiting or in flight)", f"{stats.queued:,}")
+    table.add_row("in dead-letter queue", "n/a" if stats.dead_letters is None else f"{stats.dead_letters:,}")
+    table.add_row("Bedrock input tokens", f"{stats.input_tokens:,}")
+    table.add_row("Bedrock output tokens", f"{stats.output_tokens:,}")
+    table.add_row("estimated cost (USD)", f"{stats.estimated_cost_usd:.4f}")
+    return table

@@ -1,0 +1,281 @@
+"""Where an operator command acts: a deployed stack (`--stack NAME`) or the local emulated one.
+
+Both give the same `Target`: bucket, table, queues, key layout (prefixes) and boto3 clients. The
+deployed one comes from the stack's CloudFormation outputs (names in infra/outputs.py); the local one
+is built from the synthesized template in the state directory and its snapshot (imgpipe.local).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from image_analysis.keys import KeyLayout
+from image_analysis.settings import Settings
+from rich.console import Console
+
+from infra import outputs
+
+from .errors import TargetError, from_aws
+from .local import emulator
+from .local.runner import LocalOptions, function_environment, running_workers, worker_count
+from .local.stackspec import LOCAL_REGION, StackSpec
+from .local.synth import last_context, synthesize
+
+DEFAULT_STATE_DIR = Path(".imgpipe")
+REQUIRED_OUTPUTS = (
+    outputs.BUCKET_NAME,
+    outputs.UPLOAD_PREFIX,
+    outputs.RESULTS_PREFIX,
+    outputs.RESULTS_TABLE_NAME,
+    outputs.QUEUE_URL,
+)
+CLIENT_CONFIG = Config(retries={"total_max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+
+
+@dataclass
+class LocalRun:
+    """The emulated stack of this command, and how to run its Lambda workers."""
+
+    stack: emulator.LocalStack
+    spec: StackSpec
+    environment: dict[str, str]  # the function's environment, pointed at the emulators
+    options: LocalOptions
+    snapshot: Path
+
+    def save(self) -> None:
+        """moto keeps state in memory: write it to the snapshot the next command restores."""
+        emulator.save(self.stack, self.snapshot)
+
+    @contextmanager
+    def workers(self) -> Iterator[None]:
+        count = worker_count(self.spec, self.options.workers)
+        with running_workers(count, self.environment, self.stack, self.spec, self.options):
+            yield
+
+
+@dataclass
+class Target:
+    name: str  # for messages: "stack ImagePipeline (eu-west-1)" or "local stack in .imgpipe"
+    bucket: str
+    table: str
+    queue_url: str
+    dead_letter_queue_url: str | None
+    layout: KeyLayout
+    s3: Any
+    sqs: Any
+    dynamodb: Any
+    local: LocalRun | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """Enough settings to read results (the deployed function's own settings are not needed)."""
+        return Settings(
+            results_table=self.table,
+            input_prefix=self.layout.input_prefix,
+            output_prefix=self.layout.output_prefix,
+        )
+
+    def queue_depth(self, url: str) -> int:
+        """Messages waiting plus in flight."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
+    @contextmanager
+    def processing(self) -> Iterator[None]:
+        """Locally, run the Lambda workers meanwhile; a deployed stack has its own Lambda."""
+        if self.local is None:
+            yield
+        else:
+            with self.local.workers():
+                yield
+
+
+def add_target_options(parser: argparse.ArgumentParser, *, pipeline: bool = False) -> None:
+    """--stack/--region/--profile for a deployed stack; --state-dir (and, with `pipeline`, the local
+    Lambda's options) for the local one."""
+    where = parser.add_argument_group("which stack (default: the local emulated one)")
+    where.add_argument(
+        "--stack",
+        metavar="NAME",
+        help=f"a deployed stack, by CloudFormation name (this repo deploys {outputs.STACK_NAME!r})",
+    )
+    where.add_argument("--region", help="the deployed stack's region (default: your AWS configuration's)")
+    where.add_argument("--profile", help="AWS profile for the deployed stack (default: AWS_PROFILE)")
+    where.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="the local stack's state directory (default: .imgpipe)",
+    )
+    if pipeline:
+        add_pipeline_options(parser.add_argument_group("the local stack's Lambda"))
+
+
+def add_pipeline_options(parser: Any) -> None:
+    """Options of the local Lambda workers (shared with `imgpipe local` and `demo`)."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="concurrent Lambda workers (default: the stack's maximum concurrency, at most 4)",
+    )
+    parser.add_argument(
+        "--aws-ai",
+        action="store_true",
+        help="call Amazon Bedrock and Rekognition for real (needs AWS credentials); "
+        "without it they are recorded as skipped",
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=int,
+        default=2,
+        help="seconds a failed message stays invisible before it is retried (AWS uses the "
+        "queue's visibility timeout; locally it is short so runs finish)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=900.0, help="give up waiting after this many seconds"
+    )
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override a CDK context value for this run, e.g. labels_min_confidence=90",
+    )
+
+
+def parse_context(items: list[str]) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            context[key] = json.loads(value)
+        except json.JSONDecodeError:
+            context[key] = value
+    return context
+
+
+@contextmanager
+def open_target(
+    args: argparse.Namespace, status: Console, *, creates: bool = False, saves: bool = False
+) -> Iterator[Target]:
+    """The target the arguments name. Locally, `saves` writes the snapshot back when the command
+    returns normally (moto keeps state in memory), and `creates` allows a state dir with no stack yet."""
+    if args.stack:
+        if getattr(args, "context", None) or getattr(args, "aws_ai", False):
+            raise TargetError("--context and --aws-ai apply to the local stack; a deployed stack has its own")
+        yield deployed(args.stack, args.region, args.profile)
+        return
+    with _local(args, status, creates=creates, saves=saves) as target:
+        yield target
+
+
+def deployed(name: str, region: str | None, profile: str | None) -> Target:
+    """The stack's resources from its CloudFormation outputs."""
+    try:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+        region = session.region_name
+        if not region:
+            raise TargetError("No AWS region: pass --region or set AWS_REGION (or a region in your profile).")
+        cloudformation = session.client("cloudformation", config=CLIENT_CONFIG)
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):
+            raise TargetError(
+                f"No stack named {name} in {region}. Deploy it with `make deploy`, or pass the "
+                f"region it is in (--region) and its name ({outputs.STACK_NAME} unless renamed)."
+            ) from exc
+        raise from_aws(exc) from exc
+    except BotoCoreError as exc:
+        raise from_aws(exc) from exc
+    found = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    missing = [key for key in REQUIRED_OUTPUTS if key not in found]
+    if missing:
+        raise TargetError(
+            f"Stack {name} in {region} ({stack.get('StackStatus')}) lacks the outputs "
+            f"{', '.join(missing)}: is it an imgpipe stack, and has its deployment finished?"
+        )
+    return Target(
+        name=f"stack {name} ({region})",
+        bucket=found[outputs.BUCKET_NAME],
+        table=found[outputs.RESULTS_TABLE_NAME],
+        queue_url=found[outputs.QUEUE_URL],
+        dead_letter_queue_url=found.get(outputs.DEAD_LETTER_QUEUE_URL),
+        layout=KeyLayout(found[outputs.UPLOAD_PREFIX], found[outputs.RESULTS_PREFIX]),
+        **_clients(session),
+    )
+
+
+def _clients(session: boto3.session.Session, endpoint_url: str | None = None) -> dict[str, Any]:
+    # A pool large enough for parallel transfers (botocore's default is 10 connections).
+    return {
+        name: session.client(name, endpoint_url=endpoint_url, config=CLIENT_CONFIG)
+        for name in ("s3", "sqs", "dynamodb")
+    }
+
+
+@contextmanager
+def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: bool) -> Iterator[Target]:
+    state_dir: Path = args.state_dir
+    snapshot = state_dir / "snapshot"
+    if not creates and not (snapshot / "objects.json").exists():
+        raise TargetError(
+            f"No local stack in {state_dir}/ yet: upload images first (`imgpipe upload DIR`), or pass "
+            f"--stack NAME for a deployed stack."
+        )
+    use_aws_ai = bool(getattr(args, "aws_ai", False))
+    if use_aws_ai and boto3.Session().get_credentials() is None:
+        raise TargetError("--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
+    options = LocalOptions(
+        paths=[],
+        state_dir=state_dir,
+        workers=getattr(args, "workers", None),
+        use_aws_ai=use_aws_ai,
+        retry_delay=getattr(args, "retry_delay", 2),
+        timeout_s=getattr(args, "timeout", 900.0),
+        # Commands that only read reuse the stack the snapshot was made with.
+        context=parse_context(args.context)
+        if hasattr(args, "context")
+        else last_context(state_dir / "cdk.out"),
+    )
+    status.print(f"Local stack in {state_dir}/ (emulated S3, SQS and DynamoDB).", highlight=False)
+    spec = StackSpec.load(synthesize(state_dir / "cdk.out", options.context))
+    with emulator.running_stack(spec, snapshot) as stack:
+        # Configuring the notifications queued an s3:TestEvent (as S3 does); the queues are otherwise
+        # empty when a run starts (their contents are not part of the snapshot), so nothing else goes.
+        stack.sqs.purge_queue(QueueUrl=stack.queue_url)
+        environment = function_environment(spec, stack, use_aws_ai)
+        settings = Settings.from_env(environment)
+        yield Target(
+            name=f"local stack in {state_dir}/",
+            bucket=stack.bucket,
+            table=stack.table,
+            queue_url=stack.queue_url,
+            dead_letter_queue_url=stack.dead_letter_queue_url,
+            layout=KeyLayout(settings.input_prefix, settings.output_prefix),
+            **_clients(
+                boto3.session.Session(
+                    aws_access_key_id=emulator.FAKE_KEY,
+                    aws_secret_access_key=emulator.FAKE_KEY,
+                    region_name=LOCAL_REGION,
+                ),
+                endpoint_url=stack.endpoint,
+            ),
+            local=LocalRun(
+                stack=stack, spec=spec, environment=environment, options=options, snapshot=snapshot
+            ),
+        )
+        if saves:
+            emulator.save(stack, snapshot)
