@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from image_analysis.keys import is_plain_relative
 
 
 def safe_local_path(root: Path, relative_key: str) -> Path | None:
     """root/relative_key, or None when the key could escape root or is not a plain relative path.
 
-    S3 keys are arbitrary strings: '../', absolute paths, backslashes and NUL must never reach the
-    file system. The check is on the key's segments and again on the resolved path.
+    S3 keys are arbitrary strings: '../', '.', empty segments, absolute paths, backslashes and
+    control characters never reach the file system (the same rule the Lambda applies to image
+    keys), and the resolved path is checked again so a symlink inside root cannot lead out of it.
     """
-    if not relative_key or "\x00" in relative_key or "\\" in relative_key:
+    if not is_plain_relative(relative_key):
         return None
-    parts = PurePosixPath(relative_key).parts
-    if relative_key.startswith("/") or any(p in ("..", ".", "") for p in parts) or "//" in relative_key:
+    target = root.joinpath(*relative_key.split("/"))
+    if not target.resolve().is_relative_to(root.resolve()):
         return None
-    target = root.joinpath(*parts)
-    resolved_root = root.resolve()
-    if not target.resolve().is_relative_to(resolved_root):
-        return None  # a symlink inside root pointing out of it
     return target
