@@ -27,6 +27,8 @@ from tests.cli.conftest import picture
         "a//b.txt",
         "a\\..\\b.txt",
         "a\x00.txt",
+        "a/./b.txt",  # would map onto a/b.txt: two keys must never share one file
+        "tab\tname.txt",
         "",
     ],
 )
