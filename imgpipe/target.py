@@ -86,11 +86,7 @@ class Target:
 
     def queue_depth(self, url: str) -> int:
         """Messages waiting plus in flight."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(v) for v in attributes.values())
+        return emulator.queue_depth(self.sqs, url)
 
     @contextmanager
     def processing(self) -> Iterator[None]:

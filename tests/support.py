@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -87,3 +90,24 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CLI_TIMEOUT_S = 600  # a safety net for a hung run, not a speed requirement
+
+
+def run_cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m imgpipe.cli ...` in its own process (its moto must not share the test process' state)."""
+    return subprocess.run(
+        [sys.executable, "-m", "imgpipe.cli", *map(str, args)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+
+
+def describe(done: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr[-4000:]}"

@@ -62,11 +62,7 @@ class LocalStack:
         return queue_url(self.endpoint, dlq) if dlq else None
 
     def queue_depth(self, url: str) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(v) for v in attributes.values())
+        return queue_depth(self.sqs, url)
 
 
 @contextmanager
@@ -97,6 +93,7 @@ def start_server(port: int = 0) -> ThreadedMotoServer:
     """moto's server on loopback in this process, with S3's delete-marker events (see below)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     emulate_delete_marker_events()
+    serialize_dynamodb_requests()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
@@ -131,6 +128,30 @@ def emulate_delete_marker_events() -> None:
 
     _set_delete_marker._imgpipe_notifies = True  # type: ignore[attr-defined]
     S3Backend._set_delete_marker = _set_delete_marker  # type: ignore[method-assign]
+
+
+def serialize_dynamodb_requests() -> None:
+    """Make moto answer DynamoDB requests one at a time, as DynamoDB's own isolation would.
+
+    moto's TransactWriteItems backs up every table it touches with a deepcopy before applying the
+    transaction; on the threaded server a concurrent write changes the table mid-copy and the
+    transaction fails with a 500 ("dictionary changed size during iteration") that DynamoDB never
+    returns, so concurrent local workers saw healthy images fail and retried them. Idempotent;
+    patches moto in this process only.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "_imgpipe_serialized", False):
+        return
+    lock = threading.Lock()
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    call_action._imgpipe_serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def _build(endpoint: str, spec: StackSpec, snapshot_dir: Path | None) -> LocalStack:
@@ -304,6 +325,15 @@ def peek_messages(sqs: Any, url: str, rounds: int = 100) -> list[dict[str, Any]]
             break
         seen.update((m["MessageId"], m) for m in fresh)
     return list(seen.values())
+
+
+def queue_depth(sqs: Any, url: str) -> int:
+    """Messages waiting plus in flight."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
 
 
 def list_keys(s3: Any, bucket: str, prefix: str = "") -> Iterator[str]:

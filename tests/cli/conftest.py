@@ -10,7 +10,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,9 @@ from PIL import Image, ImageDraw
 
 from imgpipe.local.synth import synthesize
 from tests.doubles.ai_services import AiServicesDouble
+from tests.support import describe, run_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CLI_TIMEOUT_S = 600  # a safety net for a hung run, not a speed requirement
 
 # Two close tones per colour: the double names the mean colour, and red this saturated is "violent"
 # to its moderation (flagged). The cells make every picture's fingerprint (average hash) distinct.
@@ -68,23 +67,6 @@ def write_photos(folder: Path) -> dict[str, bytes]:
 
 def keys_of(colour: str) -> set[str]:
     return {f"images/{relative}" for relative, (c, _, _) in PHOTOS.items() if c == colour}
-
-
-def imgpipe(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`python -m imgpipe.cli ...` in its own process."""
-    return subprocess.run(
-        [sys.executable, "-m", "imgpipe.cli", *map(str, args)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
-
-
-def describe(done: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr[-4000:]}"
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -153,3 +135,6 @@ def uploaded(
     )
     yield Uploaded(root / "photos", state, images, done.stdout, ai_double.calls)
     ai_double.reset()
+
+
+imgpipe = run_cli  # this suite's name for the shared CLI runner

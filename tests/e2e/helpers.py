@@ -11,17 +11,15 @@ import io
 import json
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
 
 from tests.doubles import ai_answers
+from tests.support import describe, run_cli  # noqa: F401 - re-exported for the e2e tests
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CLI_TIMEOUT_S = 600  # a safety net for a hung run, not a speed requirement
 
 # Two tones per hue: far enough apart in brightness for the hash, both nearest to the named colour.
 TONES = {
@@ -111,23 +109,6 @@ def calls_for(calls: list[dict[str, Any]], operation: str, data: bytes) -> list[
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process' environment (fake credentials, no endpoints: see tests/conftest.py) plus `extra`."""
     return {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
-
-
-def run_cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`python -m imgpipe.cli ...` in its own process (its moto must not share this process' state)."""
-    return subprocess.run(
-        [sys.executable, "-m", "imgpipe.cli", *map(str, args)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
-
-
-def describe(done: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr[-4000:]}"
 
 
 def results_files(folder: Path) -> set[str]:
