@@ -8,6 +8,7 @@ keeps its shape and its lengths.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -140,7 +141,10 @@ def _tool_input(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def _one_line(value: Any, limit: int) -> str:
-    text = " ".join(str(value or "").split())
+    # Control characters become spaces first: an escape sequence in a model's answer (ESC[1A moves a
+    # terminal's cursor up) would otherwise reach the .txt result and the table as it came.
+    raw = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in str(value or ""))
+    text = " ".join(raw.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -37,6 +37,8 @@ BY_STATUS = Index("by-status", "gsi2pk", "gsi2sk")
 FLAGGED = Index("flagged", "gsi3pk", "gsi3sk")
 INDEXES = (BY_LABEL, BY_STATUS, FLAGGED)
 
+MAX_SORT_KEY_BYTES = 1024  # DynamoDB's limit for a sort key value (UTF-8), index sort keys included
+
 RESULT_SK = "RESULT"
 CACHE_SK = "CACHE"
 FLAGGED_PK = "FLAGGED"
@@ -74,8 +76,18 @@ def normalise_label(label: str) -> str:
 
 def label_sort_key(confidence: float, image_key: str) -> str:
     """Sorts by confidence descending when the index is read backwards (ScanIndexForward=False)."""
-    return f"{confidence:06.2f}#{image_key}"
+    return _within_sort_key_limit(f"{confidence:06.2f}#{image_key}")
 
 
 def time_sort_key(iso_time: str, image_key: str) -> str:
-    return f"{iso_time}#{image_key}"
+    return _within_sort_key_limit(f"{iso_time}#{image_key}")
+
+
+def _within_sort_key_limit(value: str) -> str:
+    """Cut to DynamoDB's sort-key limit, which index sort keys share: an S3 key may be 1,024 bytes
+    itself, and a longer index key fails the whole write. The key part only breaks ties, so a cut one
+    still sorts by the time or confidence in front; a character is never split."""
+    encoded = value.encode("utf-8")
+    if len(encoded) <= MAX_SORT_KEY_BYTES:
+        return value
+    return encoded[:MAX_SORT_KEY_BYTES].decode("utf-8", errors="ignore")

@@ -13,7 +13,8 @@ What it emulates:
     ranges), so a pipeline sending a bad rendition fails here as it would in AWS.
   * Answers computed from the received pixels (see tests/doubles/ai_answers.py): deterministic, and
     recomputable by a test from the image it uploaded, so image mix-ups are caught.
-  * Fault injection (latency, throttling, 5xx, a fail-next queue) and a call log.
+  * Fault injection (latency, throttling, 5xx, a fail-next queue) and a call log (per call: operation,
+    outcome, images with their fingerprints and, for Converse, the prompt that reached it).
 
 What it does NOT emulate: real vision or language models (answers are fingerprints, colours and
 boxes; a forced tool's input describes the first image only; maxTokens truncates text answers only),
@@ -365,6 +366,39 @@ def _bedrock_facts(image: Any, where: str, record_image: Callable[[JsonDict], No
     return facts
 
 
+def _prompt_summary(request: JsonDict) -> JsonDict:
+    """What a Converse request asked, for the call log: system texts, each message's role and blocks
+    (text verbatim, an image as its declared format only), and the tool choice. Never image bytes."""
+
+    def block(item: Any) -> JsonDict:
+        if not isinstance(item, dict):
+            return {"kind": type(item).__name__}
+        if "text" in item:
+            return {"kind": "text", "text": str(item["text"])}
+        if "image" in item:
+            image = item["image"] if isinstance(item["image"], dict) else {}
+            return {"kind": "image", "format": image.get("format")}
+        return {"kind": next(iter(item), "empty")}
+
+    system, messages = _as_list(request.get("system")), _as_list(request.get("messages"))
+    tool_config = request.get("toolConfig") if isinstance(request.get("toolConfig"), dict) else {}
+    return {
+        "system": [str(s.get("text")) for s in system if isinstance(s, dict) and "text" in s],
+        "messages": [
+            {
+                "role": m.get("role") if isinstance(m, dict) else None,
+                "content": [block(b) for b in _as_list(m.get("content") if isinstance(m, dict) else None)],
+            }
+            for m in messages
+        ],
+        "tool_choice": tool_config.get("toolChoice"),
+    }
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _chosen_tool(tool_config: Any) -> JsonDict | None:
     """The toolSpec the request forces (toolChoice.tool or toolChoice.any), else None (text answer)."""
     if tool_config is None:
@@ -548,6 +582,7 @@ class AiServicesDouble:
 
     def _converse(self, body: bytes, call: JsonDict, config: DoubleConfig) -> JsonDict:
         request = _parse_body(body, "ValidationException")
+        call["prompt"] = _prompt_summary(request)
         blocks = _image_blocks(request.get("messages"))
         images = [_bedrock_facts(image, where, call["images"].append) for where, image in blocks]
         payload = _converse_answer(request, images, config.oversize_output)

@@ -1,0 +1,1 @@
+"""Reliability suite: hostile inputs, a soak under injected faults, and security checks."""
