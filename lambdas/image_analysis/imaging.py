@@ -1,7 +1,7 @@
 """Image preparation: bytes in, a PreparedImage out, with exactly one decode per image.
 
 Order matters for speed and memory: identify (header only) -> check limits -> JPEG draft decode at
-the smallest scale that still covers the largest rendition -> normalise the mode -> resize -> apply
+the smallest scale that keeps most of the largest rendition -> normalise the mode -> resize -> apply
 EXIF orientation (cheaper on fewer pixels) -> colour-manage to sRGB -> encode each rendition.
 Every rendition is JPEG, so the format declared to Bedrock and Rekognition is the one encoded here.
 """
@@ -26,6 +26,7 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF")
 REKOGNITION_MAX_BYTES = 5 * 1024 * 1024
 BEDROCK_MAX_BYTES = 3_932_160  # 3.75 MB
 JPEG_QUALITIES = (90, 80, 70, 60)  # tried in order until the rendition fits its service's byte limit
+DRAFT_MIN_FRACTION = 0.7  # a JPEG's Rekognition rendition keeps 70-100 % of REKOGNITION_MAX_EDGE
 
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -75,8 +76,11 @@ def prepare(data: bytes, limits: Limits) -> PreparedImage:
     orientation, gps = _read_metadata(image, notes)
     largest = limits.rekognition_max_edge
     if image.format in ("JPEG", "MPO"):
-        # libjpeg decodes at 1/2, 1/4 or 1/8 scale for a fraction of the time and memory.
-        image.draft(image.mode, _scaled(width, height, largest))
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale for a fraction of the time and memory. The
+        # Rekognition edge is a cap, not a need: the smallest scale keeping DRAFT_MIN_FRACTION of it
+        # is taken, and no resize follows (a 12 MP photo decodes at 2000 px instead of 4000).
+        floor = max(limits.bedrock_max_edge, round(largest * DRAFT_MIN_FRACTION))
+        image.draft(image.mode, _scaled(width, height, floor))
     _load(image)
     if orientation != 1 and _orientation_tag(image) != orientation:
         # The decoder applied the orientation itself and dropped the tag (Pillow's TIFF plugin does):

@@ -272,15 +272,22 @@ def draft_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
     return calls
 
 
+def test_a_12_mp_jpeg_decodes_at_half_scale_without_a_resize(draft_requests: list[tuple[Any, Any]]) -> None:
+    prepared = prepare(noisy_jpeg((4000, 3000)), LIMITS)
+    assert draft_requests[0][1] == (2000, 1500)
+    assert (prepared.rekognition.width, prepared.rekognition.height) == (2000, 1500)
+
+
 def test_big_jpegs_are_decoded_at_reduced_scale(
     big_photo: bytes, draft_requests: list[tuple[Any, Any]]
 ) -> None:
     # When a 24 MP photo is prepared
     prepared = prepare(big_photo, LIMITS)
-    # Then libjpeg was asked for no more than the largest rendition needs, and decoded at 1/2 scale
-    assert draft_requests == [((2048, 1365), (3000, 2000))]
-    # and the renditions have the configured long edges; the reported size is the original's
-    assert (prepared.rekognition.width, prepared.rekognition.height) == (2048, 1365)
+    # Then libjpeg was asked for 70 % of the Rekognition edge, and decoded at 1/4 scale
+    assert draft_requests == [((1434, 956), (1500, 1000))]
+    # and the Rekognition rendition is that decode, unresized (within 70-100 % of its cap), the
+    # Bedrock one has its configured edge, and the reported size is the original's
+    assert (prepared.rekognition.width, prepared.rekognition.height) == (1500, 1000)
     assert prepared.bedrock.width == 1024 and prepared.bedrock.height == pytest.approx(683, abs=1)
     assert (prepared.width, prepared.height) == (6000, 4000)
 
