@@ -65,8 +65,10 @@ deploy: install
 destroy: install
 	$(CDK) destroy $(CDK_ARGS)
 
+# Regenerates docs/benchmarks.md and docs/img/bench-*.png (about 10 minutes); e.g.
+# make bench BENCH_ARGS=--quick, or BENCH_ARGS=latency to rerun one benchmark.
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache cdk.out .pytest_cache .mypy_cache .ruff_cache .imgpipe

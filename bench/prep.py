@@ -1,0 +1,374 @@
+"""1. Image preparation: the pipeline's `imaging.prepare` against a naive baseline.
+
+The naive baseline is the seed script's way, as the issue defines it: full decode, `convert("RGB")`,
+`thumbnail((1024, 1024), LANCZOS)`, `save(JPEG, quality=85, optimize=True)`. It makes ONE rendition;
+the pipeline makes two (2048 px for Rekognition, 1024 px for Bedrock), honours EXIF orientation and
+colour profiles, and flattens transparency onto white.
+
+Every measurement runs in a fresh interpreter that has already imported Pillow and the pipeline and
+read the file: its peak-RSS mark is reset (/proc/self/clear_refs) and the peak RSS increase is the
+high-water mark after the first preparation minus the RSS before it. Throughput comes from the
+preparations after that first one (warm), all pooled; medians, interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import pstats
+import re
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from . import common
+from .common import Options, interleaved, median, ratio, verdict
+
+NAME = "prep"
+TITLE = "Image preparation"
+PLOT = "bench-prep.png"
+CONTENDERS = ("pipeline", "naive")
+TARGET_CASE = "24 MP JPEG"
+TARGET_SPEEDUP = 1.5  # pipeline throughput / naive throughput, at least
+TARGET_MEMORY = 0.6  # pipeline peak RSS increase / naive's, at most
+
+# (label, size, format): realistic camera aspect ratios (4:3 and 3:2).
+CASES: tuple[tuple[str, tuple[int, int], str], ...] = (
+    ("1 MP JPEG", (1152, 864), "JPEG"),
+    ("12 MP JPEG", (4000, 3000), "JPEG"),
+    ("24 MP JPEG", (6000, 4000), "JPEG"),
+    ("48 MP JPEG", (8000, 6000), "JPEG"),
+    ("12 MP PNG (RGBA)", (4000, 3000), "PNG"),
+)
+
+
+def image_file(label: str, size: tuple[int, int], fmt: str) -> Path:
+    w, h = size
+    if fmt == "JPEG":
+        return common.camera_jpeg(size)
+    return common.cached_image(f"graphic-{w}x{h}-rgba.png", lambda: _rgba_png(size))
+
+
+def _rgba_png(size: tuple[int, int]) -> bytes:
+    """A large RGBA PNG: a photo-like picture with a soft transparent border (a cut-out or a render)."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    picture = common.photo(size, seed=5).convert("RGBA")
+    w, h = size
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).ellipse((w // 10, h // 10, w - w // 10, h - h // 10), fill=255)
+    picture.putalpha(mask.filter(ImageFilter.GaussianBlur(min(w, h) // 50)))
+    return common.encode(picture, "PNG")
+
+
+# --------------------------------------------------------------------------- the two contenders
+
+
+def _pipeline_prepare() -> Any:
+    from image_analysis import imaging
+    from image_analysis.settings import Settings
+
+    limits = common.limits(Settings(results_table="bench"))  # the defaults
+    return lambda data: imaging.prepare(data, limits)
+
+
+def _naive_prepare() -> Any:
+    from PIL import Image
+
+    def naive(data: bytes) -> bytes:
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        image.thumbnail((1024, 1024), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85, optimize=True)
+        return out.getvalue()
+
+    return naive
+
+
+def child(contender: str, path: str, iterations: int) -> dict[str, Any]:
+    """In a fresh interpreter: peak RSS increase of the first run, then the time of every run."""
+    import PIL.Image  # noqa: F401 - both contenders start from the same imports
+    from image_analysis import imaging  # noqa: F401
+
+    work = {"pipeline": _pipeline_prepare, "naive": _naive_prepare}[contender]()
+    data = Path(path).read_bytes()
+    gc.collect()
+    resettable = _reset_peak()
+    before = _rss_kib()
+    high_before = _peak_kib(resettable)
+    times, peak_kib = [], 0
+    for number in range(iterations):
+        start = time.perf_counter()
+        work(data)
+        times.append(time.perf_counter() - start)
+        if number == 0:
+            peak_kib = _peak_kib(resettable) - before
+    return {
+        "first_s": times[0],
+        "warm_s": times[1:],
+        "peak_mib": peak_kib / 1024,
+        # Without a resettable mark, an earlier, higher peak hides a smaller one: the value is a bound.
+        "peak_is_upper_bound": not resettable and high_before - before >= peak_kib,
+    }
+
+
+def _status_kib(field: str) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"/proc/self/status has no {field}")
+    return int(match[1])
+
+
+def _rss_kib() -> int:
+    return _status_kib("VmRSS")
+
+
+def _reset_peak() -> bool:
+    """Reset the process's peak-RSS mark (Linux >= 4.0); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_kib(resettable: bool) -> int:
+    return _status_kib("VmHWM") if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def profile_child(path: str) -> dict[str, Any]:
+    """Where the pipeline's preparation spends its time (cProfile of the real function, warm)."""
+    prepare = _pipeline_prepare()
+    data = Path(path).read_bytes()
+    prepare(data)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(3):
+        prepare(data)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = 0.0
+    parts: dict[str, float] = {}
+    wanted = {
+        "_identify": "open (header only)",
+        "_read_metadata": "EXIF",
+        "_load": "decode (draft-scaled)",
+        "_normalise_mode": "mode conversion / flatten",
+        "_fit": "LANCZOS resizes (both)",
+        "_orient": "orientation",
+        "_to_srgb": "colour management",
+        "_encode_jpeg": "JPEG encodes (both)",
+    }
+    for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        cumulative = row[3]
+        if function == "prepare" and filename.endswith("imaging.py"):
+            total = cumulative
+        elif function in wanted and filename.endswith("imaging.py"):
+            # _fit and _encode_jpeg may recurse; cProfile's cumulative time already avoids double counts.
+            parts[wanted[function]] = parts.get(wanted[function], 0.0) + cumulative
+    from PIL import Image
+
+    full = []
+    for _ in range(3):
+        start = time.perf_counter()
+        Image.open(io.BytesIO(data)).load()
+        full.append(time.perf_counter() - start)
+    return {
+        "total_s": total / 3,
+        "parts_s": {k: v / 3 for k, v in parts.items()},
+        "full_decode_s": sum(full) / 3,
+    }
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def run(options: Options) -> dict[str, Any]:
+    rounds = options.pick(5, 2)
+    iterations = options.pick(3, 2)  # per interpreter: the first (peak memory) + warm runs
+    files = {label: image_file(label, size, fmt) for label, size, fmt in CASES}
+    cases: dict[str, Any] = {}
+    for label, size, fmt in CASES:
+        path = files[label]
+        common.log(f"prep: {label} ({path.stat().st_size / 1e6:.1f} MB)")
+
+        def measure(contender: str, path: Path = path) -> Any:
+            return lambda _round: common.run_child(["prep", contender, str(path), str(iterations)])
+
+        samples = interleaved({name: measure(name) for name in CONTENDERS}, rounds)
+        cases[label] = {
+            "size": list(size),
+            "format": fmt,
+            "bytes": path.stat().st_size,
+            "samples": samples,
+        }
+    common.log("prep: profiling the pipeline at 24 MP")
+    target_path = files[TARGET_CASE]
+    profile = common.run_child(["prep-profile", str(target_path)])
+    return {"rounds": rounds, "iterations": iterations, "cases": cases, "profile": profile}
+
+
+def summarise(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per case and contender: median warm time, throughput, peak RSS increase; plus the ratios."""
+    table: dict[str, dict[str, Any]] = {}
+    for label, case in result["cases"].items():
+        row: dict[str, Any] = {}
+        for name in CONTENDERS:
+            runs = case["samples"][name]
+            warm = [t for run in runs for t in run["warm_s"]] or [run["first_s"] for run in runs]
+            row[name] = {
+                "time_s": median(warm),
+                "throughput": ratio(1.0, median(warm)),
+                "peak_mib": median([run["peak_mib"] for run in runs]),
+                "n": len(warm),
+                "bound": any(run["peak_is_upper_bound"] for run in runs),
+            }
+        row["speedup"] = ratio(row["pipeline"]["throughput"], row["naive"]["throughput"])
+        row["memory"] = ratio(row["pipeline"]["peak_mib"], row["naive"]["peak_mib"])
+        table[label] = row
+    return table
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    row = summarise(result)[TARGET_CASE]
+    return [
+        {
+            "benchmark": TITLE,
+            "target": f"throughput at 24 MP ≥ {TARGET_SPEEDUP}× the naive baseline's",
+            "measured": f"{row['speedup']:.2f}×",
+            "verdict": verdict(row["speedup"], TARGET_SPEEDUP, higher_is_better=True),
+        },
+        {
+            "benchmark": TITLE,
+            "target": f"peak memory at 24 MP ≤ {TARGET_MEMORY}× the naive baseline's",
+            "measured": f"{row['memory']:.2f}×",
+            "verdict": verdict(row["memory"], TARGET_MEMORY, higher_is_better=False),
+        },
+    ]
+
+
+def section(result: dict[str, Any]) -> str:
+    table = summarise(result)
+    lines = [
+        f"## 1. {TITLE}",
+        "",
+        "`imaging.prepare` (the pipeline: one decode, JPEG draft decoding at the smallest DCT scale that",
+        "still covers 2048 px, then **two** renditions: 2048 px for Rekognition and 1024 px for Bedrock)",
+        "against the naive baseline the issue defines (full decode, `convert('RGB')`,",
+        "`thumbnail((1024, 1024), LANCZOS)`, `save(JPEG, quality=85, optimize=True)`: **one** rendition).",
+        "Test pictures are generated (gradients, shapes and film grain; about 0.43 bytes per pixel as",
+        "quality-92 JPEGs, like a camera's); the PNG is an RGBA picture with a soft transparent border.",
+        "",
+        f"Each measurement is a fresh interpreter; {result['rounds']} interleaved rounds per case, "
+        f"{result['iterations']} preparations",
+        "per interpreter. *Peak RSS increase* is the process's peak resident memory during the first",
+        "preparation minus its resident memory just before (Pillow allocates outside Python's allocator,",
+        "so `tracemalloc` would miss it). Throughput is from the later (warm) preparations.",
+        "",
+        "| picture | file | pipeline img/s | naive img/s | **throughput ratio** | pipeline peak RSS +MiB "
+        "| naive peak RSS +MiB | **memory ratio** |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, row in table.items():
+        case = result["cases"][label]
+        w, h = case["size"]
+        p, n = row["pipeline"], row["naive"]
+        bound = " (≤)" if p["bound"] or n["bound"] else ""
+        lines.append(
+            f"| {label} ({w}×{h}) | {case['bytes'] / 1e6:.1f} MB | {p['throughput']:.2f} | "
+            f"{n['throughput']:.2f} | **{row['speedup']:.2f}×** | {p['peak_mib']:.0f} | "
+            f"{n['peak_mib']:.0f}{bound} | **{row['memory']:.2f}×** |"
+        )
+    target = table[TARGET_CASE]
+    lines += [
+        "",
+        "Ratios are pipeline ÷ naive: above 1 is faster for throughput, below 1 is leaner for memory.",
+        "",
+        f"**Target at 24 MP:** throughput ≥ {TARGET_SPEEDUP}× — measured {target['speedup']:.2f}× "
+        f"({verdict(target['speedup'], TARGET_SPEEDUP, True)}); peak memory ≤ {TARGET_MEMORY}× — "
+        f"measured {target['memory']:.2f}× ({verdict(target['memory'], TARGET_MEMORY, False)}).",
+        "",
+    ]
+    lines += _profile_lines(result, target)
+    lines += ["", f"![Image preparation: throughput and peak memory, pipeline vs naive](img/{PLOT})", ""]
+    return "\n".join(lines)
+
+
+def _profile_lines(result: dict[str, Any], target: dict[str, Any]) -> list[str]:
+    profile = result.get("profile") or {}
+    parts = profile.get("parts_s") or {}
+    total = profile.get("total_s") or 0.0
+    if not parts or not total:
+        return []
+    lines = [
+        "Where the pipeline's time goes at 24 MP (cProfile of `prepare`, warm, mean of 3; the profiler",
+        "adds a little overhead of its own):",
+        "",
+        "| step | ms | share |",
+        "|---|---:|---:|",
+    ]
+    for step, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {step} | {seconds * 1000:.0f} | {seconds / total * 100:.0f} % |")
+    lines.append(f"| **all of `prepare`** | **{total * 1000:.0f}** | 100 % |")
+    lines.append("")
+    decode = parts.get("decode (draft-scaled)", 0.0)
+    resize = parts.get("LANCZOS resizes (both)", 0.0)
+    full = profile.get("full_decode_s") or 0.0
+    if target["speedup"] < TARGET_SPEEDUP:
+        lines += [
+            f"**Why the throughput target is missed:** decoding is {decode / total * 100:.0f} % of the",
+            f"pipeline's time and the two LANCZOS resizes {resize / total * 100:.0f} %. The draft decode",
+            f"(1/2 scale: a quarter of the pixels) took {decode * 1000:.0f} ms against {full * 1000:.0f} ms "
+            f"for a full decode of the same file ({ratio(decode, full) * 100:.0f} %):",
+            "libjpeg's DCT scaling saves the inverse DCT and colour conversion of the skipped pixels but",
+            "still entropy-decodes every coefficient, which dominates in detailed, grainy pictures. The",
+            "baseline's `thumbnail` also shrinks with a cheap `reduce()` first, and encodes one rendition",
+            "where the pipeline encodes two. See *What would change* at the end of this page.",
+        ]
+    return lines
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    table = summarise(result)
+    labels = list(table)
+    x = list(range(len(labels)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = (
+        (left, "speedup", "throughput: pipeline ÷ naive (higher is better)", TARGET_SPEEDUP, "≥"),
+        (right, "memory", "peak RSS increase: pipeline ÷ naive (lower is better)", TARGET_MEMORY, "≤"),
+    )
+    for axis, field, title, target, sign in panels:
+        values = [table[k][field] for k in labels]
+        colours = ["#1f77b4" if k == TARGET_CASE else "#9ecae1" for k in labels]
+        axis.bar(x, values, 0.6, color=colours)
+        for i, value in enumerate(values):
+            axis.annotate(f"{value:.2f}×", (i, value), ha="center", va="bottom", fontsize=8)
+        axis.axhline(1.0, color="#555555", linewidth=0.8)
+        target_x = labels.index(TARGET_CASE)
+        axis.hlines(target, target_x - 0.4, target_x + 0.4, colors="red", linestyles="dashed")
+        axis.annotate(
+            f"target {sign} {target}×",
+            (target_x, target),
+            textcoords="offset points",
+            xytext=(0, 3),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="red",
+        )
+        axis.set_title(title, fontsize=10)
+        axis.set_xticks(x, [k.replace(" (RGBA)", "\n(RGBA)") for k in labels], fontsize=8)
+        axis.set_ylim(0, max([*values, target]) * 1.2)
+        axis.grid(axis="y", alpha=0.3)
+    fig.suptitle(
+        "Image preparation: the pipeline (2 renditions) vs the naive baseline (1 rendition), "
+        "ratios of medians",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
