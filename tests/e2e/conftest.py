@@ -264,18 +264,7 @@ def running_local_pipeline(
             try:
                 yield pipeline
             finally:
-                _stop(pipeline.started)
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+                runner.stop_processes(pipeline.started)
 
 
 @pytest.fixture(scope="module")
