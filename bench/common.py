@@ -129,7 +129,8 @@ def verdict(value: float, target: float, higher_is_better: bool) -> str:
     met = value >= target if higher_is_better else value <= target
     if met:
         return "met"
-    return f"missed by {abs(value - target) / target * 100:.0f} %"
+    miss = abs(value - target) / target * 100
+    return f"missed by {miss:.1f} %" if miss < 10 else f"missed by {miss:.0f} %"
 
 
 def log(message: str) -> None:

@@ -44,7 +44,7 @@ def _machine_table(machine: dict[str, Any]) -> list[str]:
         "| load average (1, 5, 15 min) at start → end | "
         + " / ".join(map(str, load))
         + (" → " + " / ".join(map(str, after)) if after else "")
-        + f" (on {cores} cores: other work was running) |",
+        + f" (on {cores} cores; counts the benchmark's own processes as well as any other work) |",
     ]
 
 
@@ -115,20 +115,20 @@ def _changes(measured: list[tuple[Any, dict[str, Any]]]) -> list[str]:
     advice: list[str] = []
     if missed.get("prep"):
         advice += [
-            "* **Preparation throughput** (`imaging.py`): the Bedrock rendition is cut from the 2048 px one",
-            "  with LANCZOS; at the default edges that is an exact halving, which `Image.reduce(2)` (a box",
-            "  average, as good at an integer factor) does for a fraction of the cost. The 2048 px",
-            "  rendition itself could use BICUBIC instead of LANCZOS for a downscale of under 2× (no visible",
-            "  difference to Rekognition, a third fewer filter taps). Decoding cannot go below the draft",
-            "  scale that still covers 2048 px without lowering REKOGNITION_MAX_EDGE.",
+            "* **Preparation throughput** (`imaging.py`): the profile above shows the split. The Bedrock",
+            "  rendition is a further LANCZOS downscale of the Rekognition one; a cheaper filter there",
+            "  (BICUBIC, or `Image.reduce` where the factor is an integer) costs little quality at 1024 px,",
+            "  and a smaller draft scale (the largest lever) trades Rekognition rendition size for time.",
         ]
     if missed.get("latency"):
         advice += [
             "* **Per-image latency for large pictures** (`pipeline.py`, `analysis.py`, `imaging.py`): every",
-            "  call waits for the whole `prepare`. Bedrock is the slowest call and needs only the 1024 px",
-            "  rendition: make that one first (from the draft-decoded image), submit the Bedrock call, then",
-            "  build the 2048 px rendition and submit the three Rekognition calls (0.3 s each, still done",
-            "  long before Bedrock). The Rekognition resize and encode then leave the critical path.",
+            "  call waits for the whole `prepare`, and the S3 read and DynamoDB claim come before it.",
+            "  Bedrock is the slowest call and needs only the 1024 px rendition: make that one first from",
+            "  the draft-decoded image and submit the Bedrock call, then encode the Rekognition rendition",
+            "  and submit the three Rekognition calls (0.3 s each, still done long before Bedrock). The",
+            "  Rekognition rendition's resize and encode then leave the critical path. Check the miss",
+            "  against the round-by-round range in section 2 first: a miss of a few percent is inside it.",
         ]
     if missed.get("coldstart"):
         advice += [

@@ -298,9 +298,9 @@ def _batching_evidence(table: dict[str, dict[str, float]]) -> str:
     ]
     if not held_back:
         return ""
-    named = ", ".join(str(n) for n in held_back)
+    named = " and ".join(str(n) for n in held_back)
     return (
-        f" More workers still went faster than {named} worker(s), so at those counts CPU was not yet"
+        f" More workers still went faster than {named} workers, so at those counts CPU was not yet"
         " the limit: batching was."
     )
 
