@@ -1,17 +1,20 @@
 """Trigger: S3 events for the input prefix -> SQS queue (with a dead-letter queue).
 
 Only keys under the input prefix are announced, so results written under the output prefix can never
-trigger the pipeline again (S3 itself has no loop guard).
+trigger the pipeline again (S3 itself has no loop guard). The queue accepts S3's messages only for
+this bucket in this account (QueueDestination).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+import jsii
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces import aws_s3 as s3_refs
 from constructs import Construct
 
 from .nag import acknowledge
@@ -48,7 +51,7 @@ class Trigger(Construct):
                 queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
-        destination = s3n.SqsDestination(self.queue)
+        destination = QueueDestination(self.queue)
         for event in EVENT_TYPES:
             bucket.add_event_notification(event, destination, s3.NotificationKeyFilter(prefix=input_prefix))
         self._acknowledge_notifications_handler()
@@ -69,3 +72,37 @@ def _queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
     return sqs.Queue(
         scope, construct_id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **props
     )
+
+
+@jsii.implements(s3.IBucketNotificationDestination)
+class QueueDestination:
+    """s3_notifications.SqsDestination, with the confused-deputy guard it lacks.
+
+    SqsDestination lets s3.amazonaws.com send for the bucket's ARN only (aws:SourceArn). A bucket ARN
+    names no account, so a bucket of that name in another account (after this one is deleted) could
+    still send; aws:SourceAccount pins the sender to the bucket owner. Only sqs:SendMessage: S3 needs
+    nothing else to deliver (or to test the destination when the notification is configured).
+    """
+
+    def __init__(self, queue: sqs.Queue) -> None:
+        self.queue = queue
+
+    def bind(self, scope: Construct, bucket: s3_refs.IBucketRef) -> s3.BucketNotificationDestinationConfig:
+        # CDK calls this once per destination and bucket.
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_ref.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
+                },
+            )
+        )
+        # The notification is configured after the queue policy exists: S3 sends a test message then.
+        return s3.BucketNotificationDestinationConfig(
+            arn=self.queue.queue_arn,
+            type=s3.BucketNotificationDestinationType.QUEUE,
+            dependencies=[self.queue],
+        )

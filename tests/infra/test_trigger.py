@@ -89,19 +89,35 @@ def test_queues_are_encrypted_and_tls_only(default: Synth, ids: dict[str, str], 
     assert all(denies_insecure_transport(document) for document in policies)
 
 
-def test_only_this_bucket_may_send_to_the_queue(default: Synth, ids: dict[str, str]) -> None:
-    allows = [
-        s
-        for p in default.resources("AWS::SQS::QueuePolicy").values()
+def queue_policy_id(default: Synth, ids: dict[str, str]) -> str:
+    [rid] = [
+        rid
+        for rid, p in default.resources("AWS::SQS::QueuePolicy").items()
         if {"Ref": ids["queue"]} in p["Properties"]["Queues"]
-        for s in statements(p["Properties"]["PolicyDocument"])
-        if s["Effect"] == "Allow"
     ]
+    return rid
+
+
+def test_only_this_bucket_of_this_account_may_send_to_the_queue(default: Synth, ids: dict[str, str]) -> None:
+    """SourceArn alone names a bucket, not its owner: SourceAccount stops a same-named bucket elsewhere."""
+    policy = default.json["Resources"][queue_policy_id(default, ids)]["Properties"]["PolicyDocument"]
+    allows = [s for s in statements(policy) if s["Effect"] == "Allow"]
     assert len(allows) == 1
     [allow] = allows
     assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert allow["Action"] in ("sqs:SendMessage", ["sqs:SendMessage"]), "S3 needs to send, nothing more"
+    assert allow["Resource"] == {"Fn::GetAtt": [ids["queue"], "Arn"]}
+    assert set(allow["Condition"]) == {"ArnLike", "StringEquals"}
     assert flatten(allow["Condition"]["ArnLike"]["aws:SourceArn"]) == f"<{ids['bucket']}.Arn>"
-    assert "sqs:SendMessage" in allow["Action"]
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_notifications_are_configured_after_the_queue_accepts_them(
+    default: Synth, ids: dict[str, str]
+) -> None:
+    """S3 test-delivers to the queue when the notification is set: the queue policy must exist first."""
+    _, notifications = default.only("Custom::S3BucketNotifications")
+    assert queue_policy_id(default, ids) in notifications["DependsOn"]
 
 
 def test_event_source_reports_partial_batches_and_caps_concurrency(
