@@ -3,7 +3,8 @@
 
 Builds the one stack for the account and region the CDK CLI resolved (CDK_DEFAULT_ACCOUNT /
 CDK_DEFAULT_REGION; no lookups, so synth needs no network) and runs the cdk-nag AwsSolutions checks
-on everything: any finding that is not acknowledged fails the synth.
+on everything: any finding that is not acknowledged fails the synth. A Region without the Rekognition
+image APIs is refused (infra/regions.py); without a Region the template checks it at deploy time.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import ConfigError, from_context
 from infra.outputs import STACK_NAME
+from infra.regions import UnsupportedRegionError
 from infra.stack import ImagePipelineStack
 
 
@@ -44,6 +46,8 @@ def main() -> None:
         build(app)
     except ConfigError as exc:
         sys.exit(f"cdk.json context: {exc}")
+    except UnsupportedRegionError as exc:
+        sys.exit(str(exc))
     app.synth()
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, Tags, Token
 from constructs import Construct
 
 from . import outputs
 from .config import PipelineConfig
 from .monitoring import Monitoring
 from .processing import Processing
+from .regions import APIS, REKOGNITION_IMAGE_REGIONS, check_region, supported_regions_text
 from .storage import Storage
 from .trigger import Trigger
 
@@ -20,6 +21,7 @@ class ImagePipelineStack(Stack):
         super().__init__(
             scope, construct_id, description="imgpipe: S3 -> SQS -> Lambda -> Bedrock + Rekognition", **kwargs
         )
+        self._require_rekognition_region()
         Tags.of(self).add("project", "imgpipe")  # lets Cost Explorer show what the pipeline costs
         settings = config.settings
         storage = Storage(self, "Storage", config=config.stack)
@@ -59,3 +61,26 @@ class ImagePipelineStack(Stack):
         for key, value in values.items():
             # Created on the stack itself so each output's key is exactly its construct id.
             CfnOutput(self, key, value=value, description=outputs.DESCRIPTIONS[key])
+
+    def _require_rekognition_region(self) -> None:
+        """Refuse a Region without the Rekognition image APIs the function calls (infra/regions.py).
+
+        With a concrete Region (CDK_DEFAULT_REGION) the synth fails with UnsupportedRegionError. An
+        environment-agnostic synth does not know the Region, so the template carries the same check
+        as a CloudFormation rule, which fails the deploy before any resource is created.
+        """
+        if not Token.is_unresolved(self.region):
+            check_region(self.region)
+            return
+        CfnRule(
+            self,
+            "RekognitionRegion",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_contains(list(REKOGNITION_IMAGE_REGIONS), Aws.REGION),
+                    assert_description=(
+                        f"This Region does not offer {APIS}; deploy to one of: {supported_regions_text()}"
+                    ),
+                )
+            ],
+        )

@@ -1,0 +1,57 @@
+"""The AWS Regions the pipeline can run in: those offering the Rekognition image APIs it calls.
+
+The function calls Rekognition DetectLabels, DetectText and DetectModerationLabels in the stack's own
+Region (Bedrock is reached through an inference profile, which may route elsewhere). A Region without
+them deploys cleanly and then fails every image, so the synth refuses it (infra/stack.py). This is
+the one list; this module does not import aws_cdk.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Source: AWS General Reference, "Amazon Rekognition endpoints and quotas" (Service endpoints table,
+# and its per-Region differences: Canada (Central) offers only the face operations, so no
+# DetectLabels/DetectText/DetectModerationLabels; Israel (Tel Aviv) offers all three),
+# https://docs.aws.amazon.com/general/latest/gr/rekognition.html. Rekognition is not offered in the
+# China Regions. Re-check that page before adding a Region.
+REKOGNITION_IMAGE_REGIONS: Final = (
+    "us-east-1",  # US East (N. Virginia)
+    "us-east-2",  # US East (Ohio)
+    "us-west-1",  # US West (N. California)
+    "us-west-2",  # US West (Oregon)
+    "ap-northeast-1",  # Asia Pacific (Tokyo)
+    "ap-northeast-2",  # Asia Pacific (Seoul)
+    "ap-south-1",  # Asia Pacific (Mumbai)
+    "ap-southeast-1",  # Asia Pacific (Singapore)
+    "ap-southeast-2",  # Asia Pacific (Sydney)
+    "ap-southeast-5",  # Asia Pacific (Malaysia)
+    "ap-southeast-7",  # Asia Pacific (Thailand)
+    "eu-central-1",  # Europe (Frankfurt)
+    "eu-south-2",  # Europe (Spain)
+    "eu-west-1",  # Europe (Ireland)
+    "eu-west-2",  # Europe (London)
+    "il-central-1",  # Israel (Tel Aviv)
+    "sa-east-1",  # South America (Sao Paulo)
+    "us-gov-west-1",  # AWS GovCloud (US-West)
+)
+
+APIS: Final = "Amazon Rekognition DetectLabels, DetectText and DetectModerationLabels"
+
+
+class UnsupportedRegionError(ValueError):
+    """The stack's Region does not offer the Rekognition image APIs; the message names it."""
+
+
+def supported_regions_text() -> str:
+    return ", ".join(REKOGNITION_IMAGE_REGIONS)
+
+
+def check_region(region: str) -> None:
+    """Raise UnsupportedRegionError unless `region` offers the Rekognition image APIs."""
+    if region not in REKOGNITION_IMAGE_REGIONS:
+        raise UnsupportedRegionError(
+            f"Region {region!r} does not offer {APIS}, which the pipeline calls in its own Region. "
+            f"Deploy to one of: {supported_regions_text()} (set the Region with AWS_REGION or your "
+            "profile; the CDK CLI passes it to the app as CDK_DEFAULT_REGION)."
+        )
