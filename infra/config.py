@@ -14,12 +14,13 @@ default. This module does not import aws_cdk.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
-from image_analysis.settings import Settings, SettingsError, defaults, env_name
+from image_analysis.settings import STORAGE_ALLOWANCE_S, Settings, SettingsError, defaults, env_name
 
 # CLAIM_TIMEOUT_S must outlast one invocation, or a second delivery of the same image could take
 # over a claim that is still being worked on; the margin covers clock skew and the final writes.
@@ -54,6 +55,11 @@ class StackConfig:
     max_concurrency: int = 5
     batch_size: int = 5
     alarm_email: str = ""
+    # Page when more than this percentage of the images finished in 15 minutes failed or were
+    # analysed only in part (infra/monitoring.py; a minimum number of images applies).
+    failure_rate_alarm_percent: int = 10
+    # Page when the function's own estimate of the day's AI spend (EstimatedCostUSD) exceeds this.
+    daily_cost_alarm_usd: float = 10.0
     removal_policy: str = RETAIN
     log_retention_days: int = 30
 
@@ -64,6 +70,12 @@ class StackConfig:
             ("max_concurrency", 2 <= self.max_concurrency <= 1000, "between 2 and 1000 (SQS event source)"),
             ("batch_size", 1 <= self.batch_size <= 10, "between 1 and 10"),
             ("alarm_email", not self.alarm_email or bool(_EMAIL.match(self.alarm_email)), "an email address"),
+            ("failure_rate_alarm_percent", 1 <= self.failure_rate_alarm_percent <= 99, "between 1 and 99"),
+            (
+                "daily_cost_alarm_usd",
+                math.isfinite(self.daily_cost_alarm_usd) and self.daily_cost_alarm_usd > 0,
+                "a number of USD above 0",
+            ),
             ("removal_policy", self.removal_policy in (RETAIN, DESTROY), f"{RETAIN!r} or {DESTROY!r}"),
             ("log_retention_days", self.log_retention_days in LOG_RETENTION_DAYS, "a CloudWatch Logs period"),
         ]
@@ -121,10 +133,16 @@ def _check_together(stack: StackConfig, settings: Settings) -> None:
     if settings.bedrock_model_id.startswith("arn:"):
         # The function's IAM policy is derived from the id (infra/processing.py).
         raise ConfigError("context knob bedrock_model_id must be a model or inference profile id, not an ARN")
-    if stack.timeout_s <= settings.bedrock_read_timeout_s:
+    worst = settings.worst_case_image_s
+    if worst > stack.timeout_s:
+        # A timeout kills the invocation mid-image, with its whole batch (settings.worst_case_image_s).
+        also = " or turn off skip_location_if_flagged" if settings.skip_location_if_flagged else ""
         raise ConfigError(
-            f"context knob timeout_s={stack.timeout_s} must exceed bedrock_read_timeout_s="
-            f"{settings.bedrock_read_timeout_s}, or one slow model call times the function out"
+            f"context knob timeout_s={stack.timeout_s} is shorter than the worst case of one image, "
+            f"{worst:g} s (every Bedrock/Rekognition call timing out on all max_attempts="
+            f"{settings.max_attempts} attempts, with back-off, plus {STORAGE_ALLOWANCE_S:g} s for S3 and "
+            f"DynamoDB): raise timeout_s to at least {math.ceil(worst)}, or lower max_attempts, "
+            f"connect_timeout_s, bedrock_read_timeout_s or rekognition_read_timeout_s{also}"
         )
 
 
@@ -136,6 +154,17 @@ def _coerce(name: str, value: Any, type_name: Any) -> Any:
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
         raise ConfigError(f"context knob {name}={value!r} must be a whole number")
+    if type_name in ("float", float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if math.isfinite(number):
+                return number
+        raise ConfigError(f"context knob {name}={value!r} must be a number")
     if not isinstance(value, str):
         raise ConfigError(f"context knob {name}={value!r} must be a string")
     return value.strip()

@@ -3,6 +3,10 @@
 The function's own metrics are published by Powertools in telemetry.METRICS_NAMESPACE with the
 dimension `service` = telemetry.SERVICE_NAME; their names come from `image_analysis.telemetry`, the
 module the function publishes with.
+
+Every alarm is named `<stack name>.<alarm>` (alarm_name_prefix): the topic and key policies let
+CloudWatch publish for exactly those alarms, so a notification cannot be lost to a policy that does
+not name its alarm, and no other alarm can use the topic.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -28,6 +32,18 @@ from .config import StackConfig
 POWERTOOLS_DIMENSION: Final = "service"
 PERIOD: Final = Duration.minutes(5)
 OLDEST_MESSAGE_ALARM_S: Final = 3600  # an image waiting an hour means the pipeline is stuck or far behind
+# Failed and partial images are alarmed on as a share of the images finished in a window, not one by
+# one: a single corrupt upload is the uploader's problem, a rising share is the pipeline's. Below
+# FAILURE_RATE_MIN_IMAGES finished images in the window the share is not judged (one bad image among
+# a few would already exceed any threshold); the dead-letter and configuration alarms still page.
+FAILURE_RATE_WINDOW: Final = Duration.minutes(15)
+FAILURE_RATE_MIN_IMAGES: Final = 10
+# Warn before the function times out: invocations (p99) using more than this share of the timeout.
+DURATION_ALARM_FRACTION: Final = 0.8
+COST_WINDOW: Final = Duration.days(1)
+# Stack names hold only letters, digits and hyphens, so no other stack's alarms share this prefix.
+ALARM_NAME_SEPARATOR: Final = "."
+CLOUDWATCH: Final = "cloudwatch.amazonaws.com"
 
 # Key policy without wildcard actions. The account (through IAM) may administer the key and use it
 # to publish; CloudFormation needs exactly these administrative actions to create, update, rotate
@@ -52,6 +68,11 @@ class AlarmSpec:
     threshold: float
 
 
+def alarm_name_prefix(stack: Stack) -> str:
+    """What every alarm name of `stack` starts with (the topic and key policies name it)."""
+    return f"{stack.stack_name}{ALARM_NAME_SEPARATOR}"
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -64,9 +85,22 @@ class Monitoring(Construct):
         dead_letter_queue: sqs.Queue,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.alarm_name_prefix = alarm_name_prefix(Stack.of(self))
         self.topic = self._topic(config)
-        self.alarms = [self._alarm(spec) for spec in alarm_specs(function, queue, dead_letter_queue)]
+        specs = alarm_specs(config, function, queue, dead_letter_queue)
+        self.alarms = [self._alarm(spec) for spec in specs]
         self.dashboard = self._dashboard(function, queue, dead_letter_queue)
+
+    def _cloudwatch_conditions(self) -> dict[str, dict[str, str]]:
+        """CloudWatch acts for this account's alarms of this stack only (no confused deputy)."""
+        stack = Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{self.alarm_name_prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": alarms}}
 
     def _topic(self, config: StackConfig) -> sns.Topic:
         # CloudWatch can publish to an encrypted topic only with a customer managed key whose policy
@@ -88,15 +122,27 @@ class Monitoring(Construct):
                     ),
                     iam.PolicyStatement(
                         sid="CloudWatchAlarmsPublish",
-                        principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                        principals=[iam.ServicePrincipal(CLOUDWATCH)],
                         actions=list(KEY_PUBLISH_ACTIONS),
                         resources=["*"],
+                        conditions=self._cloudwatch_conditions(),
                     ),
                 ]
             ),
         )
         topic = sns.Topic(
             self, "AlarmTopic", display_name="Image pipeline alarms", master_key=key, enforce_ssl=True
+        )
+        # enforce_ssl gives the topic a policy of its own, which replaces SNS's default one: without
+        # this statement CloudWatch could not publish and every alarm notification would be dropped.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=self._cloudwatch_conditions(),
+            )
         )
         if config.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
@@ -106,6 +152,7 @@ class Monitoring(Construct):
         alarm = cloudwatch.Alarm(
             self,
             spec.name,
+            alarm_name=f"{self.alarm_name_prefix}{spec.name}",
             alarm_description=spec.description,
             metric=spec.metric,
             threshold=spec.threshold,
@@ -160,8 +207,11 @@ class Monitoring(Construct):
         return dashboard
 
 
-def alarm_specs(function: lambda_.Function, queue: sqs.Queue, dlq: sqs.Queue) -> list[AlarmSpec]:
+def alarm_specs(
+    config: StackConfig, function: lambda_.Function, queue: sqs.Queue, dlq: sqs.Queue
+) -> list[AlarmSpec]:
     minute = Duration.minutes(1)
+    duration_threshold_ms = DURATION_ALARM_FRACTION * config.timeout_s * 1000
     return [
         AlarmSpec(
             "DeadLetters",
@@ -181,8 +231,28 @@ def alarm_specs(function: lambda_.Function, queue: sqs.Queue, dlq: sqs.Queue) ->
         AlarmSpec(
             "FunctionThrottles", "The function was throttled", function.metric_throttles(period=PERIOD), 0
         ),
-        AlarmSpec("ImagesFailed", "Images failed analysis", app_metric(telemetry.IMAGES_FAILED), 0),
-        AlarmSpec("ImagesPartial", "Images analysed only in part", app_metric(telemetry.IMAGES_PARTIAL), 0),
+        AlarmSpec(
+            "FunctionDuration",
+            f"Invocations (p99) ran over {DURATION_ALARM_FRACTION:.0%} of the {config.timeout_s} s timeout: "
+            "Bedrock or Rekognition are slow or retrying; timeouts (FunctionErrors) come next",
+            function.metric_duration(period=PERIOD, statistic="p99"),
+            duration_threshold_ms,
+        ),
+        AlarmSpec(
+            "FailedImageRate",
+            f"Over {config.failure_rate_alarm_percent}% of the images finished in "
+            f"{FAILURE_RATE_WINDOW.to_minutes():.0f} minutes failed or were analysed only in part "
+            f"(judged from {FAILURE_RATE_MIN_IMAGES} images on; inspect the function's warnings)",
+            failure_rate_percent(),
+            config.failure_rate_alarm_percent,
+        ),
+        AlarmSpec(
+            "DailyCost",
+            f"The estimated AI spend (Bedrock + Rekognition, {telemetry.ESTIMATED_COST}) over one day "
+            f"exceeded {config.daily_cost_alarm_usd:g} USD (context knob daily_cost_alarm_usd)",
+            app_metric(telemetry.ESTIMATED_COST, period=COST_WINDOW),
+            config.daily_cost_alarm_usd,
+        ),
         AlarmSpec(
             "ConfigurationErrors",
             "The function is misconfigured (settings, permissions or model access)",
@@ -192,15 +262,37 @@ def alarm_specs(function: lambda_.Function, queue: sqs.Queue, dlq: sqs.Queue) ->
     ]
 
 
-def app_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cloudwatch.Metric:
+def app_metric(
+    name: str, statistic: str = "Sum", label: str | None = None, period: Duration = PERIOD
+) -> cloudwatch.Metric:
     """A metric the function publishes through Powertools."""
     return cloudwatch.Metric(
         namespace=telemetry.METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map={POWERTOOLS_DIMENSION: telemetry.SERVICE_NAME},
         statistic=statistic,
-        period=PERIOD,
+        period=period,
         label=label,
+    )
+
+
+def failure_rate_percent() -> cloudwatch.MathExpression:
+    """Failed + partial images as a percentage of the images finished in FAILURE_RATE_WINDOW.
+
+    0 while fewer than FAILURE_RATE_MIN_IMAGES finished. FILL: an outcome with no image in the
+    window publishes no data point, which counts as 0 (with no data at all the alarm has none).
+    """
+    bad = "FILL(failed, 0) + FILL(partial, 0)"
+    total = f"{bad} + FILL(complete, 0)"
+    return cloudwatch.MathExpression(
+        expression=f"IF(({total}) >= {FAILURE_RATE_MIN_IMAGES}, 100 * ({bad}) / ({total}), 0)",
+        using_metrics={
+            "failed": app_metric(telemetry.IMAGES_FAILED, period=FAILURE_RATE_WINDOW),
+            "partial": app_metric(telemetry.IMAGES_PARTIAL, period=FAILURE_RATE_WINDOW),
+            "complete": app_metric(telemetry.IMAGES_COMPLETE, period=FAILURE_RATE_WINDOW),
+        },
+        label="failed or partial images (%)",
+        period=FAILURE_RATE_WINDOW,
     )
 
 

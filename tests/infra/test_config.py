@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -75,10 +76,12 @@ def test_cli_context_strings_are_parsed() -> None:
             "enable_location": "false",
             "labels_min_confidence": "90",
             "alarm_email": "a@b.io",
+            "daily_cost_alarm_usd": "2.5",
         }
     )
     assert config.stack.memory_mb == 4096
     assert config.stack.alarm_email == "a@b.io"
+    assert config.stack.daily_cost_alarm_usd == 2.5
     assert config.settings.enable_location is False
     assert config.settings.labels_min_confidence == 90.0
 
@@ -100,10 +103,15 @@ def test_cdk_internal_context_keys_are_ignored() -> None:
         ({"memory_mb": 64}, "memory_mb=64 must be between 128 and 10240"),
         ({"memory_mb": "lots"}, "memory_mb='lots' must be a whole number"),
         ({"timeout_s": 901}, "timeout_s=901"),
-        ({"timeout_s": 45}, "must exceed bedrock_read_timeout_s"),
+        ({"timeout_s": 45}, "timeout_s=45 is shorter than the worst case of one image"),
         ({"max_concurrency": 1}, "max_concurrency=1"),
         ({"batch_size": 11}, "batch_size=11"),
         ({"alarm_email": "ops"}, "alarm_email='ops' must be an email address"),
+        ({"failure_rate_alarm_percent": 0}, "failure_rate_alarm_percent=0 must be between 1 and 99"),
+        ({"failure_rate_alarm_percent": "ten"}, "failure_rate_alarm_percent='ten' must be a whole number"),
+        ({"daily_cost_alarm_usd": 0}, "daily_cost_alarm_usd=0.0 must be a number of USD above 0"),
+        ({"daily_cost_alarm_usd": "lots"}, "daily_cost_alarm_usd='lots' must be a number"),
+        ({"daily_cost_alarm_usd": "inf"}, "daily_cost_alarm_usd='inf' must be a number"),
         ({"removal_policy": "delete"}, "removal_policy='delete'"),
         ({"log_retention_days": 10}, "log_retention_days=10"),
     ],
@@ -114,7 +122,49 @@ def test_invalid_knobs_fail_the_synth_with_the_knob_named(context: dict[str, Any
     assert message in str(raised.value)
 
 
-@pytest.mark.parametrize("module", ["infra.outputs", "infra.config", "infra.wheelhouse"])
+def worst_case_s(context: dict[str, Any]) -> float:
+    settings = from_context({**context, "timeout_s": 900}).settings
+    return settings.worst_case_image_s
+
+
+def test_timeout_must_cover_the_worst_case_of_one_image() -> None:
+    """Every AI call timing out on every attempt, plus storage, must fit in the function timeout."""
+    worst = worst_case_s({})  # defaults: 3 x (3 s connect + 30 s read) + 1 s + 2 s back-off + 10 s storage
+    from_context({"timeout_s": math.ceil(worst)})
+    with pytest.raises(ConfigError) as raised:
+        from_context({"timeout_s": math.ceil(worst) - 1})
+    message = str(raised.value)
+    assert f"timeout_s={math.ceil(worst) - 1} " in message and f"{worst:g} s" in message
+    assert f"raise timeout_s to at least {math.ceil(worst)}" in message
+    for knob in ("max_attempts", "connect_timeout_s", "bedrock_read_timeout_s", "rekognition_read_timeout_s"):
+        assert knob in message
+
+
+@pytest.mark.parametrize(
+    ("context", "fits"),
+    [
+        ({"timeout_s": 120}, True),
+        # Bedrock waits for moderation: the two worst cases add up (154 s)
+        ({"timeout_s": 120, "skip_location_if_flagged": True}, False),
+        ({"timeout_s": 160, "skip_location_if_flagged": True}, True),
+        ({"timeout_s": 45, "max_attempts": 1}, True),  # one attempt: 3 + 30 + 10 s
+        ({"timeout_s": 120, "bedrock_read_timeout_s": 40}, False),
+        ({"timeout_s": 55, "enable_location": False}, True),  # Rekognition only: 3 x (3 + 10) + 3 + 10 s
+        ({"timeout_s": 50, "enable_location": False}, False),
+    ],
+)
+def test_timeout_check_follows_the_settings_that_make_the_worst_case(
+    context: dict[str, Any], fits: bool
+) -> None:
+    assert (worst_case_s(context) <= context["timeout_s"]) is fits
+    if fits:
+        from_context(context)
+    else:
+        with pytest.raises(ConfigError, match=r"is shorter than the worst case of one image"):
+            from_context(context)
+
+
+@pytest.mark.parametrize("module", ["infra.outputs", "infra.config", "infra.wheelhouse", "infra.regions"])
 def test_modules_the_cli_and_makefile_use_do_not_load_the_cdk(module: str) -> None:
     """The CLI imports the output names; starting jsii would cost it seconds."""
     code = f"import sys, {module}; assert not [m for m in sys.modules if m.startswith(('aws_cdk', 'jsii'))]"

@@ -20,6 +20,8 @@ KNOBS: dict[str, Any] = {
     "max_concurrency": 20,
     "batch_size": 2,
     "log_retention_days": 7,
+    "failure_rate_alarm_percent": 25,
+    "daily_cost_alarm_usd": "2.5",  # as `cdk deploy -c daily_cost_alarm_usd=2.5` passes it
 }
 
 
@@ -101,6 +103,35 @@ def test_account_and_region_come_from_the_cdk_environment(variant: Synth) -> Non
     assert props(variant, "Monitoring/Dashboard")["DashboardName"] == "ImagePipeline-eu-west-1"
     url = flatten(variant.json["Outputs"]["DashboardUrl"]["Value"])
     assert url.startswith("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#")
+
+
+def alarm(variant: Synth, name: str) -> dict[str, Any]:
+    [found] = [
+        a["Properties"]
+        for a in variant.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == f"ImagePipeline.{name}"
+    ]
+    return dict(found)
+
+
+def test_alarm_knobs_and_the_timeout_reach_the_alarms(variant: Synth) -> None:
+    assert alarm(variant, "FailedImageRate")["Threshold"] == 25
+    assert alarm(variant, "DailyCost")["Threshold"] == 2.5
+    assert alarm(variant, "FunctionDuration")["Threshold"] == 0.8 * 120 * 1000  # ms, 80 % of timeout_s
+
+
+def test_cloudwatch_publishes_for_this_account_regions_and_stacks_alarms(variant: Synth) -> None:
+    expected = {
+        "StringEquals": {"aws:SourceAccount": "111111111111"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:ImagePipeline.*"},
+    }
+    [topic_policy] = variant.resources("AWS::SNS::TopicPolicy").values()
+    key_policy = props(variant, "Monitoring/AlarmTopicKey")["KeyPolicy"]
+    for document in (topic_policy["Properties"]["PolicyDocument"], key_policy):
+        [cloudwatch] = [
+            s for s in statements(document) if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert cloudwatch["Condition"] == expected
 
 
 def test_destroy_mode_template_passes_cfn_lint(variant: Synth) -> None:
