@@ -60,15 +60,37 @@ def noisy_jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
     return encode(image, "JPEG", quality=92)
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and a correct CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
     """A PNG whose header claims width x height pixels: a few hundred bytes that decode to gigabytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
     rows = zlib.compress(b"\x00" * 1024)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", rows) + png_chunk(b"IEND", b"")
+    )
+
+
+def ztxt(keyword: str, text_bytes: int) -> bytes:
+    """A zTXt chunk whose text inflates to `text_bytes` (a few KB on disk for megabytes of text)."""
+    return png_chunk(b"zTXt", keyword.encode() + b"\x00\x00" + zlib.compress(b"x" * text_bytes, 9))
+
+
+def xmp_itxt(text_bytes: int) -> bytes:
+    """A compressed iTXt chunk carrying an XMP packet of `text_bytes`, as Photoshop/Lightroom write."""
+    packet = b"<x:xmpmeta>" + b" " * text_bytes + b"</x:xmpmeta>"
+    return png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + zlib.compress(packet, 9))
+
+
+def png_with_chunks(image: Image.Image, chunks: list[bytes], *, after_pixels: bool = False) -> bytes:
+    """A PNG of `image` with extra chunks right after IHDR (read when opening) or before IEND (read
+    after the pixels, when loading)."""
+    data = encode(image, "PNG")
+    at = data.rindex(b"IEND") - 4 if after_pixels else 8 + 25  # signature + the IHDR chunk
+    return data[:at] + b"".join(chunks) + data[at:]
 
 
 def _dms(value: float) -> tuple[TiffImagePlugin.IFDRational, ...]:

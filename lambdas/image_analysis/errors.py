@@ -8,6 +8,25 @@ How the handler treats each one decides whether SQS redelivers a message, so the
   with a metric and retried like a transient error, so the images wait in the DLQ for a redrive.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .exif_gps import GpsFix
+
+
+@dataclass(frozen=True)
+class SeenImage:
+    """What was read from an image before it was refused, so the result records more than the refusal."""
+
+    format: str
+    width: int  # after EXIF orientation, when it was read
+    height: int
+    gps: GpsFix | None = None
+    notes: tuple[str, ...] = ()
+
 
 class PipelineError(Exception):
     """Base class for errors the pipeline raises on purpose."""
@@ -16,10 +35,11 @@ class PipelineError(Exception):
 class ImageRejected(PipelineError):
     """Input that can never be analysed; `code` is a stable machine-readable reason."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, seen: SeenImage | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.seen = seen  # None when the refusal came before the image's header was read
 
 
 class AnalysisFailed(PipelineError):
@@ -41,3 +61,7 @@ class ConfigurationError(PipelineError):
 
 class ObjectMissing(PipelineError):
     """The S3 object named by an event no longer exists (deleted before we got to it)."""
+
+
+class DeadlineNear(TransientError):
+    """Too little of the invocation is left to start another image; it is retried after a back-off."""

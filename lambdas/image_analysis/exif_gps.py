@@ -27,15 +27,21 @@ def read_gps(exif: Image.Exif) -> tuple[GpsFix | None, str | None]:
     if not ifd or _LAT not in ifd or _LON not in ifd:
         return None, None
     try:
-        latitude = _signed(_degrees(ifd[_LAT]), ifd.get(_LAT_REF), negative="S")
-        longitude = _signed(_degrees(ifd[_LON]), ifd.get(_LON_REF), negative="W")
+        latitude, longitude = _degrees(ifd[_LAT]), _degrees(ifd[_LON])
     except (TypeError, ValueError, ZeroDivisionError, IndexError) as exc:
         return None, f"EXIF GPS coordinates malformed ({exc})"
-    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+    if not (abs(latitude) <= 90 and abs(longitude) <= 180):
         return None, f"EXIF GPS coordinates out of range ({latitude}, {longitude})"
     if latitude == 0 and longitude == 0:
         # 0,0 is what many cameras write when they had no fix.
         return None, "EXIF GPS is 0,0 (no fix); ignored"
+    north_south, east_west = _hemisphere(ifd.get(_LAT_REF), "NS"), _hemisphere(ifd.get(_LON_REF), "EW")
+    if north_south is None or east_west is None:
+        # The sign lives only in the references: guessing north-east would put Rio de Janeiro in
+        # Asia, and a wrong place handed to Claude as a hint is worse than none.
+        return None, "EXIF GPS has no N/S or E/W reference; coordinates ignored"
+    latitude = -latitude if north_south == "S" else latitude
+    longitude = -longitude if east_west == "W" else longitude
     return GpsFix(round(latitude, 6), round(longitude, 6), _altitude(ifd)), None
 
 
@@ -51,10 +57,12 @@ def _degrees(value: Any) -> float:
     return degrees
 
 
-def _signed(degrees: float, ref: Any, negative: str) -> float:
+def _hemisphere(ref: Any, letters: str) -> str | None:
+    """The hemisphere letter of a reference tag as cameras write it ("S", b"S\\x00", "s "), or None."""
     if isinstance(ref, bytes):
         ref = ref.decode("ascii", "ignore")
-    return -degrees if str(ref or "").strip().upper().startswith(negative) else degrees
+    letter = str(ref or "").strip(" \x00").upper()[:1]
+    return letter if letter and letter in letters else None
 
 
 def _altitude(ifd: dict[int, Any]) -> float | None:

@@ -17,13 +17,13 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from . import imaging, s3store
+from . import geo, imaging, s3store
 from . import table as t
 from .analysis import FAILED, AiClients, analyse, estimate_cost
 from .errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
 from .intake import REMOVED, S3Event
 from .keys import KeyLayout
-from .models import Analyses, ImageInfo, ImageResult, analyses_from_dict, render_text
+from .models import Analyses, Gps, ImageInfo, ImageResult, analyses_from_dict, render_text
 from .records import label_index, record_from_result, result_keys_fit
 from .results_table import Busy, Claim, ResultsTable
 from .settings import Settings
@@ -135,11 +135,12 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
                 "too_large",
                 f"the file is {info.size_bytes / 1e6:.1f} MB; the limit is {limit:.0f} MB (MAX_IMAGE_BYTES)",
             ),
+            settings,
         )
     try:
         rt.layout.json_key(info.key)
     except ImageRejected as exc:
-        return _rejected(base, exc)
+        return _rejected(base, exc, settings)
     sha = hashlib.sha256(data).hexdigest()
     base = replace(base, image=replace(info, sha256=sha))
     cached = rt.table.cached_analyses(sha, fingerprint) if use_cache else None
@@ -153,7 +154,7 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
     try:
         prepared = imaging.prepare(data, _limits(settings))
     except ImageRejected as exc:
-        return _rejected(base, exc)
+        return _rejected(base, exc, settings)
     analyses = analyse(prepared, settings, rt.ai, rt.executor)
     image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
     status = _status(analyses)
@@ -176,8 +177,19 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
     )
 
 
-def _rejected(base: ImageResult, exc: ImageRejected) -> ImageResult:
-    return replace(base, status=t.FAILED, error={"code": exc.code, "message": exc.message})
+def _rejected(base: ImageResult, exc: ImageRejected, settings: Settings) -> ImageResult:
+    """A refusal, with what was read before it (format, size, notes, the GPS place), if anything."""
+    failed = replace(base, status=t.FAILED, error={"code": exc.code, "message": exc.message})
+    seen = exc.seen
+    if seen is None:
+        return failed
+    image = replace(base.image, format=seen.format, width=seen.width, height=seen.height)
+    fix = seen.gps if settings.enable_gps else None
+    gps = None
+    if fix is not None:  # placed as analysis.py places an analysed image's fix
+        place = geo.reverse_geocode(fix.latitude, fix.longitude)
+        gps = Gps(latitude=fix.latitude, longitude=fix.longitude, altitude_m=fix.altitude_m, place=place)
+    return replace(failed, image=image, analyses=Analyses(gps=gps), notes=list(seen.notes))
 
 
 def _status(analyses: Analyses) -> str:

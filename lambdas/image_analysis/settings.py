@@ -50,7 +50,7 @@ class Settings:
     # Input limits
     max_image_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 100_000_000
-    min_image_edge: int = 80
+    min_image_edge: int = 16  # shorter side below this: refused; above: enlarged for Rekognition
     # Client behaviour
     max_attempts: int = 5
     connect_timeout_s: float = 3.0
@@ -161,7 +161,8 @@ def _validate(s: Settings) -> None:
         ("bedrock_max_edge", s.bedrock_max_edge <= s.rekognition_max_edge, "at most REKOGNITION_MAX_EDGE"),
         ("bedrock_temperature", 0.0 <= s.bedrock_temperature <= 1.0, "between 0 and 1"),
         ("bedrock_max_tokens", 64 <= s.bedrock_max_tokens <= 4096, "between 64 and 4096"),
-        ("min_image_edge", s.min_image_edge >= 80, "at least 80 px (Rekognition's minimum)"),
+        # Smaller images are enlarged for Rekognition (80 px a side); 16 px keeps that to at most 5x.
+        ("min_image_edge", s.min_image_edge >= 1, "at least 1 px"),
         ("max_image_pixels", s.max_image_pixels > 0, "positive"),
         ("max_image_bytes", s.max_image_bytes > 0, "positive"),
         ("max_attempts", 1 <= s.max_attempts <= 10, "between 1 and 10"),

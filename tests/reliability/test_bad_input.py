@@ -31,8 +31,16 @@ from tests.reliability.accounting import analysed, log_by_key, transient, wait_s
 
 # Batches of 10 mix bad and good inputs in one invocation; one attempt per AWS call (no faults are
 # injected here, so any retry would be a bug); a small byte limit makes `too_large` cheap to build.
+# MIN_IMAGE_EDGE is the default, stated because the small-image kinds below are on either side of it.
 MAX_IMAGE_BYTES = 2_000_000
-CONTEXT: dict[str, Any] = {"max_attempts": 1, "batch_size": 10, "max_image_bytes": MAX_IMAGE_BYTES}
+MIN_IMAGE_EDGE = 16
+CONTEXT: dict[str, Any] = {
+    "max_attempts": 1,
+    "batch_size": 10,
+    "max_image_bytes": MAX_IMAGE_BYTES,
+    "min_image_edge": MIN_IMAGE_EDGE,
+}
+PARIS = (48.8584, 2.2945)
 DEADLINE_S = 150.0  # a safety net for a stuck pipeline, not a speed requirement
 AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels")
 
@@ -46,6 +54,7 @@ class Kind:
     code: str | None = None
     reason: str | None = None  # words the error message (failed) or a note (complete) must contain
     seen_as: bytes | None = None  # complete kinds: the picture the AI services must have been sent
+    rekognition_sees: bytes | None = None  # when Rekognition's picture differs (padded): that one
 
 
 def _png(image: Image.Image) -> bytes:
@@ -57,6 +66,31 @@ def _sixteen_bit(seed: int) -> Image.Image:
     wide = Image.new("I;16", grey.size)
     wide.putdata([value * 257 for value in grey.tobytes()])
     return wide
+
+
+def _float_with_nan(seed: int) -> Image.Image:
+    """The pattern as 32-bit floats, with a NaN first pixel (Pillow's extrema become NaN) and an +inf."""
+    grey = pattern(seed).convert("L")
+    floats = Image.new("F", grey.size)
+    floats.putdata([value / 255 for value in grey.tobytes()])
+    floats.putpixel((0, 0), float("nan"))
+    floats.putpixel((grey.width - 1, grey.height - 1), float("inf"))
+    return floats
+
+
+def _padded_for_rekognition(image: Image.Image, fitted: tuple[int, int]) -> bytes:
+    """What the pipeline sends Rekognition for a panorama: fitted, then centred on white 80 px high."""
+    small = image.resize(fitted, Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (fitted[0], 80), "white")
+    canvas.paste(small, (0, (80 - fitted[1]) // 2))
+    return _png(canvas)
+
+
+def _without_gps_references(jpeg: bytes) -> bytes:
+    exif = imagegen.exif_with(gps=PARIS)
+    gps = exif.get_ifd(0x8825)
+    del gps[1], gps[3]  # GPSLatitudeRef, GPSLongitudeRef
+    return imagegen.encode(Image.open(io.BytesIO(jpeg)), "JPEG", quality=92, exif=exif.tobytes())
 
 
 def _key_of_bytes(prefix: str, total: int) -> str:
@@ -82,13 +116,47 @@ def corpus(input_prefix: str) -> list[Kind]:
     longest = _key_of_bytes(input_prefix, 1000)
     too_long = _key_of_bytes(input_prefix, MAX_S3_KEY_BYTES)
     failed, complete = t.FAILED, t.COMPLETE
+    small = pattern(901, size=(79, 79))
+    panorama = pattern(917, size=(20000, 300))
+    gif = imagegen.encode(pattern(921), "GIF")
+    heic = imagegen.encode(pattern(922), "HEIF", quality=90)
     kinds = [
         # Inputs that can never succeed: failed, with a stable code and a message naming the problem.
         Kind("zero bytes", k("bad/empty.jpg"), b"", failed, "empty", "empty"),
         Kind(
-            "truncated JPEG", k("bad/truncated.jpg"), jpeg[: len(jpeg) // 2], failed, "truncated", "truncated"
+            "truncated JPEG",
+            k("bad/truncated.jpg"),
+            jpeg[: len(jpeg) // 2],
+            failed,
+            "truncated",
+            "truncated JPEG",
         ),
-        Kind("JPEG cut inside its header", k("bad/header.jpg"), jpeg[:300], failed, "corrupt", "header"),
+        Kind(
+            "JPEG cut inside its header",
+            k("bad/header.jpg"),
+            jpeg[:300],
+            failed,
+            "truncated",
+            "truncated JPEG",
+        ),
+        Kind("JPEG cut after 5 bytes", k("bad/stub.jpg"), jpeg[:5], failed, "truncated", "truncated JPEG"),
+        Kind(
+            "PNG with a damaged header chunk",
+            k("bad/damaged-header.png"),
+            _damaged_ihdr(_png(pattern(920))),
+            failed,
+            "corrupt",
+            "corrupt PNG",
+        ),
+        Kind("GIF cut early", k("bad/cut.gif"), gif[:10], failed, "truncated", "truncated GIF"),
+        Kind(
+            "HEIC cut in half",
+            k("bad/cut.heic"),
+            heic[: len(heic) // 2],
+            failed,
+            "truncated",
+            "truncated HEIF",
+        ),
         Kind(
             "text named .jpg",
             k("bad/notes.jpg"),
@@ -145,12 +213,12 @@ def corpus(input_prefix: str) -> list[Kind]:
             "1x1 image", k("bad/pixel.png"), _png(Image.new("RGB", (1, 1), "red")), failed, "too_small", "1x1"
         ),
         Kind(
-            "79x79 image",
-            k("bad/almost.jpg"),
-            imagegen.encode(pattern(901, size=(79, 79)), "JPEG"),
+            "12x10 photo with GPS",
+            k("bad/tiny-gps.jpg"),
+            imagegen.jpeg((12, 10), gps=PARIS),
             failed,
             "too_small",
-            "79x79",
+            "12x10",
         ),
         Kind(
             "100000x10 strip",
@@ -232,6 +300,66 @@ def corpus(input_prefix: str) -> list[Kind]:
             reason="EXIF",
             seen_as=_png(pattern(910)),
         ),
+        Kind(
+            "79x79 photo",
+            k("awkward/small.jpg"),
+            imagegen.encode(small, "JPEG", quality=92),
+            complete,
+            reason="enlarged from 79x79",
+            seen_as=_png(small),
+        ),
+        Kind(
+            "100x68 photo with GPS",
+            k("awkward/small-gps.jpg"),
+            imagegen.encode(
+                pattern(923, size=(100, 68)), "JPEG", quality=92, exif=imagegen.exif_with(gps=PARIS).tobytes()
+            ),
+            complete,
+            reason="enlarged from 100x68",
+            seen_as=_png(pattern(923, size=(100, 68))),
+        ),
+        Kind(
+            "long phone screenshot",
+            k("awkward/screenshot.png"),
+            _png(pattern(916, size=(1170, 20000))),
+            complete,
+            seen_as=_png(pattern(916, size=(1170, 20000))),
+        ),
+        Kind(
+            "thin panorama",
+            k("awkward/panorama.png"),
+            _png(panorama),
+            complete,
+            reason="padded with white",
+            seen_as=_png(panorama.resize((2048, 31)).resize((1024, 16))),  # Bedrock: 1024 px wide
+            rekognition_sees=_padded_for_rekognition(panorama, (2048, 31)),
+        ),
+        Kind(
+            "PNG with megabytes of text metadata",
+            k("awkward/xmp.png"),
+            imagegen.png_with_chunks(
+                pattern(918), [imagegen.xmp_itxt(3_000_000), imagegen.ztxt("Comment", 2_000_000)]
+            ),
+            complete,
+            reason="PNG text metadata ignored",
+            seen_as=_png(pattern(918)),
+        ),
+        Kind(
+            "float TIFF with NaN and infinity",
+            k("awkward/float.tif"),
+            imagegen.encode(_float_with_nan(919), "TIFF"),
+            complete,
+            reason="NaN",
+            seen_as=_png(pattern(919)),
+        ),
+        Kind(
+            "GPS without hemisphere references",
+            k("awkward/no-gps-refs.jpg"),
+            _without_gps_references(_jpeg(924)),
+            complete,
+            reason="no N/S or E/W reference",
+            seen_as=_jpeg(924),
+        ),
         Kind("key of 1,000 bytes", longest, _jpeg(911), complete, seen_as=_jpeg(911)),
         Kind("key with +", k("keys/a+b=c.jpg"), _jpeg(912), complete, seen_as=_jpeg(912)),
         Kind("key with spaces", k("keys/my  holiday photo .jpg"), _jpeg(913), complete, seen_as=_jpeg(913)),
@@ -244,6 +372,12 @@ def corpus(input_prefix: str) -> list[Kind]:
 
 def _jpeg(seed: int) -> bytes:
     return imagegen.encode(pattern(seed), "JPEG", quality=92)
+
+
+def _damaged_ihdr(png: bytes) -> bytes:
+    damaged = bytearray(png)
+    damaged[20] ^= 0xFF  # the IHDR chunk's width: its CRC no longer matches
+    return bytes(damaged)
 
 
 def good_images(input_prefix: str) -> dict[str, bytes]:
@@ -303,7 +437,19 @@ def test_the_strip_is_refused_naming_its_size(run: Run) -> None:
     strip = next(k for k in run.kinds if k.name == "100000x10 strip")
     record = run.pipeline.record(strip.key)
     assert record and record["error_code"] == "too_small"
-    assert "100000x10" in record["error_message"] and "80 px" in record["error_message"]
+    assert "100000x10" in record["error_message"] and f"{MIN_IMAGE_EDGE} px" in record["error_message"]
+
+
+def test_small_photos_keep_their_gps_place_analysed_or_refused(run: Run) -> None:
+    # A 100x68 photo is analysed in full; a 12x10 one is refused, but its format, size and place stay.
+    for name, status in (("100x68 photo with GPS", t.COMPLETE), ("12x10 photo with GPS", t.FAILED)):
+        kind = next(k for k in run.kinds if k.name == name)
+        record = run.pipeline.record(kind.key)
+        assert record and record["status"] == status, (name, record)
+        assert record["latitude"] == pytest.approx(PARIS[0], abs=1e-5), (name, record)
+        document = json.loads(run.pipeline.results(kind.key)[".json"])
+        assert document["image"]["format"] == "JPEG" and document["image"]["width"], (name, document)
+        assert document["analyses"]["gps"]["place"]["country"] == "France", (name, document)
 
 
 def test_good_images_beside_them_all_complete(run: Run) -> None:
@@ -348,7 +494,8 @@ def test_failed_inputs_cost_no_ai_call_and_awkward_ones_exactly_one_each(run: Ru
     for kind in complete:
         assert kind.seen_as is not None
         for operation in AI_OPERATIONS:
-            matching = calls_for(run.calls, operation, kind.seen_as)
+            seen = kind.seen_as if operation == "Converse" else kind.rekognition_sees or kind.seen_as
+            matching = calls_for(run.calls, operation, seen)
             assert [c["outcome"] for c in matching] == ["OK"], f"{kind.name} {operation}: {matching}"
     for kind in run.kinds:
         if kind.status == t.FAILED and kind.code in ("unsafe_key", "key_too_long"):

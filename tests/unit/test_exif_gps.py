@@ -13,7 +13,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from tests.imagegen import encode, exif_with, jpeg, scene
 
-LIMITS = Limits(max_pixels=100_000_000, min_edge=80, bedrock_max_edge=1024, rekognition_max_edge=2048)
+LIMITS = Limits(max_pixels=100_000_000, min_edge=16, bedrock_max_edge=1024, rekognition_max_edge=2048)
 LAT_REF, LAT, LON_REF, LON, ALT_REF, ALT = 1, 2, 3, 4, 5, 6
 
 
@@ -61,16 +61,55 @@ def test_degrees_minutes_seconds_become_decimal_degrees() -> None:
 
 @pytest.mark.parametrize(
     ("lat_ref", "lon_ref", "signs"),
-    [("S", "W", (-1, -1)), (b"S\x00", b"W\x00", (-1, -1)), ("s", "w", (-1, -1)), (None, None, (1, 1))],
-    ids=["letters", "bytes", "lower-case", "missing-means-north-east"],
+    [
+        ("S", "W", (-1, -1)),
+        (b"S\x00", b"W\x00", (-1, -1)),
+        ("s", "w", (-1, -1)),
+        ("N", "E", (1, 1)),
+        (" N ", b"E\x00", (1, 1)),
+    ],
+    ids=["letters", "bytes", "lower-case", "north-east", "padded"],
 )
 def test_reference_spellings(lat_ref: Any, lon_ref: Any, signs: tuple[int, int]) -> None:
-    tags: dict[str, Any] = {"LAT": dms(10, 30, 0), "LON": dms(20, 15, 0)}
-    if lat_ref is not None:
-        tags |= {"LAT_REF": lat_ref, "LON_REF": lon_ref}
+    tags: dict[str, Any] = {
+        "LAT": dms(10, 30, 0),
+        "LON": dms(20, 15, 0),
+        "LAT_REF": lat_ref,
+        "LON_REF": lon_ref,
+    }
     fix, problem = read_gps(gps_exif(**tags))
     assert problem is None and fix is not None
     assert (fix.latitude, fix.longitude) == (signs[0] * 10.5, signs[1] * 20.25)
+
+
+@pytest.mark.parametrize(
+    "refs",
+    [
+        {},
+        {"LAT_REF": "S"},
+        {"LON_REF": "W"},
+        {"LAT_REF": "", "LON_REF": ""},
+        {"LAT_REF": "X", "LON_REF": "E"},
+    ],
+    ids=["none", "no-east-west", "no-north-south", "empty", "not-a-hemisphere"],
+)
+def test_coordinates_without_both_hemisphere_references_are_ignored_with_a_reason(
+    refs: dict[str, str],
+) -> None:
+    # Given coordinates whose sign cannot be known (assuming north-east would put Rio in Asia)
+    exif = gps_exif(LAT=dms(22, 57, 7), LON=dms(43, 12, 38), **refs)
+    # When they are read
+    fix, problem = read_gps(exif)
+    # Then there is no fix to pass on as a hint, and the reason says why
+    assert fix is None
+    assert problem == "EXIF GPS has no N/S or E/W reference; coordinates ignored"
+
+
+def test_a_photo_whose_gps_has_no_references_is_prepared_without_a_fix_and_with_a_note() -> None:
+    exif = gps_exif(LAT=dms(48, 51, 30), LON=dms(2, 17, 40))
+    prepared = prepare(encode(scene((200, 150)), "JPEG", exif=exif.tobytes()), LIMITS)
+    assert prepared.gps is None
+    assert "EXIF GPS has no N/S or E/W reference; coordinates ignored" in prepared.notes
 
 
 @pytest.mark.parametrize(

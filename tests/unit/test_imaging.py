@@ -7,10 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from image_analysis import imaging
+from image_analysis import renditions
 from image_analysis.errors import ImageRejected
 from image_analysis.imaging import Limits, PreparedImage, Rendition, detect_format, prepare
-from PIL import Image, ImageCms, JpegImagePlugin
+from PIL import Image, ImageCms, JpegImagePlugin, PngImagePlugin
 
 from tests.imagegen import (
     BLUE,
@@ -24,12 +24,15 @@ from tests.imagegen import (
     multi_frame,
     noisy_jpeg,
     png_bomb,
+    png_with_chunks,
     random_noise,
     scene,
     with_app1,
+    xmp_itxt,
+    ztxt,
 )
 
-LIMITS = Limits(max_pixels=100_000_000, min_edge=80, bedrock_max_edge=1024, rekognition_max_edge=2048)
+LIMITS = Limits(max_pixels=100_000_000, min_edge=16, bedrock_max_edge=1024, rekognition_max_edge=2048)
 CYAN = (0, 255, 255)
 
 
@@ -171,6 +174,31 @@ def test_32_bit_images_keep_their_order_from_dark_to_light(mode: str, values: li
     levels = [rgb_at(rendition, (40 * i + 20, 50))[0] for i in range(len(values))]
     assert levels == sorted(levels) and len(set(levels)) == len(levels), levels
     assert levels[0] <= 10 and levels[-1] >= 245, levels
+
+
+def test_float_pixels_that_are_nan_or_infinite_do_not_black_out_the_picture() -> None:
+    # Given a float image whose first stripe is NaN (so Pillow's extrema are NaN), with +inf and -inf
+    # stripes among ordinary values
+    values = [float("nan"), -0.5, float("inf"), 0.0, 0.5, float("-inf"), 1.0]
+    data = encode(_gradient("F", values), "TIFF")
+    assert Image.open(io.BytesIO(data)).mode == "F"
+    # When it is prepared
+    prepared = prepare(data, LIMITS)
+    # Then the finite values still span black to white in order
+    rendition = prepared.rekognition
+    level = {i: rgb_at(rendition, (40 * i + 20, 50))[0] for i in range(len(values))}
+    finite = [level[1], level[3], level[4], level[6]]
+    assert finite == sorted(finite) and finite[0] <= 10 and finite[-1] >= 245, level
+    assert level[3] < level[4] < level[6], level
+    # and NaN and -inf show black, +inf white, and the notes say so
+    assert level[0] <= 10 and level[5] <= 10 and level[2] >= 245, level
+    assert any("NaN" in note and "infinite" in note for note in prepared.notes), prepared.notes
+
+
+def test_a_float_image_without_a_finite_pixel_is_black_not_an_error() -> None:
+    data = encode(Image.new("F", (120, 100), float("nan")), "TIFF")
+    prepared = prepare(data, LIMITS)
+    assert close(centre(prepared.rekognition), (0, 0, 0))
 
 
 def test_bilevel_images_become_black_and_white() -> None:
@@ -333,7 +361,7 @@ def test_renditions_stay_under_service_byte_limits_even_for_noise_at_the_largest
 
 def test_a_rendition_over_its_byte_limit_is_re_encoded_smaller(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a Rekognition byte limit that even the lowest quality cannot meet at full size
-    monkeypatch.setattr(imaging, "REKOGNITION_MAX_BYTES", 120_000)
+    monkeypatch.setattr(renditions, "REKOGNITION_MAX_BYTES", 120_000)
     prepared = prepare(encode(random_noise((600, 600)), "PNG", compress_level=1), LIMITS)
     assert len(prepared.rekognition.data) <= 120_000
     assert prepared.rekognition.width < 600 and prepared.rekognition.width == prepared.rekognition.height
@@ -372,6 +400,53 @@ def test_a_jpeg_cut_in_half_is_refused_as_truncated(data: bytes) -> None:
     assert refusal(data[: len(data) // 2]).code in ("truncated", "corrupt")
 
 
+def _damaged_ihdr(data: bytes) -> bytes:
+    damaged = bytearray(data)
+    damaged[20] ^= 0xFF  # the IHDR chunk's width: its CRC no longer matches
+    return bytes(damaged)
+
+
+def _file(fmt: str, **params: Any) -> bytes:
+    return encode(scene((640, 480)), fmt, **params)
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "named"),
+    [
+        (_file("JPEG")[:5], "truncated", "JPEG"),
+        (_file("JPEG")[:200], "truncated", "JPEG"),
+        (_file("PNG")[:20], "truncated", "PNG"),
+        (_file("GIF")[:10], "truncated", "GIF"),
+        (_file("WEBP", lossless=True)[:40], "truncated", "WebP"),
+        (_file("TIFF")[:50], "truncated", "TIFF"),
+        (_file("BMP")[:20], "truncated", "BMP"),
+        (_file("HEIF")[:200], "truncated", "HEIF"),
+        (_file("HEIF")[: len(_file("HEIF")) // 2], "truncated", "HEIF"),
+        (_damaged_ihdr(_file("PNG")), "corrupt", "PNG"),
+    ],
+    ids=[
+        "jpeg-5-bytes",
+        "jpeg-200-bytes",
+        "png-20-bytes",
+        "gif-10-bytes",
+        "webp-40-bytes",
+        "tiff-50-bytes",
+        "bmp-20-bytes",
+        "heif-200-bytes",
+        "heif-half",
+        "png-damaged-header",
+    ],
+)
+def test_a_damaged_file_in_a_supported_format_says_so_and_names_the_format(
+    data: bytes, code: str, named: str
+) -> None:
+    # Given a file that is one of the accepted formats by its magic numbers, cut short or damaged
+    # When it is prepared
+    rejected = refusal(data)
+    # Then it is refused as truncated or corrupt, naming its format, never as "not an image"
+    assert (rejected.code, rejected.message.split(":")[0]) == (code, f"{code} {named}"), rejected.message
+
+
 def test_a_png_claiming_billions_of_pixels_is_refused_as_a_decompression_bomb() -> None:
     rejected = refusal(png_bomb())
     assert rejected.code == "decompression_bomb"
@@ -388,21 +463,11 @@ def test_a_real_image_over_the_pixel_limit_is_refused_as_too_many_pixels() -> No
     assert rejected.code == "too_many_pixels" and "1200x1000" in rejected.message
 
 
-@pytest.mark.parametrize(
-    "size",
-    [(79, 79), (80, 79), (79, 4000), (100_000, 10)],
-    ids=["79x79", "80x79", "79x4000", "100000x10"],
-)
-def test_images_with_a_side_under_the_minimum_are_refused_as_too_small(size: tuple[int, int]) -> None:
-    data = encode(Image.new("RGB", size, RED), "PNG")
-    rejected = refusal(data)
-    assert rejected.code == "too_small" and f"{size[0]}x{size[1]}" in rejected.message
-
-
 def test_an_image_of_exactly_the_minimum_size_is_accepted() -> None:
-    prepared = prepare(encode(Image.new("RGB", (80, 80), RED), "PNG"), LIMITS)
+    # (Refusals under the minimum, and enlargement, are in test_rendition_limits.py.)
+    prepared = prepare(encode(Image.new("RGB", (16, 16), RED), "PNG"), LIMITS)
     assert (prepared.rekognition.width, prepared.rekognition.height) == (80, 80)
-    assert close(centre(prepared.bedrock), RED)
+    assert close(centre(prepared.bedrock), RED) and close(centre(prepared.rekognition), RED)
 
 
 def test_unsupported_image_formats_are_refused() -> None:
@@ -455,3 +520,70 @@ def test_an_unreadable_colour_profile_is_noted_and_ignored() -> None:
     prepared = prepare(data, LIMITS)
     assert close(centre(prepared.rekognition), RED)
     assert any("colour profile" in note for note in prepared.notes), prepared.notes
+
+
+# A PNG's text chunks are metadata; Pillow refuses to inflate more than MAX_TEXT_CHUNK (1 MB) of one,
+# or MAX_TEXT_MEMORY (64 MB) in all, to guard against zip bombs.
+@pytest.mark.parametrize(
+    ("chunks", "after_pixels"),
+    [
+        ([ztxt("Comment", 3_000_000)], False),
+        ([xmp_itxt(2_000_000)], False),
+        ([ztxt("Comment", 3_000_000)], True),
+        ([ztxt(f"Note{i}", 1_000_000) for i in range(70)], False),
+    ],
+    ids=["ztxt-3mb", "xmp-itxt-2mb", "ztxt-3mb-after-pixels", "70-chunks-of-1mb"],
+)
+def test_a_png_with_megabytes_of_text_metadata_is_analysed_and_the_metadata_noted(
+    chunks: list[bytes], after_pixels: bool
+) -> None:
+    # Given a valid PNG carrying more text metadata than Pillow will read
+    data = png_with_chunks(halves("RGB", (200, 100), GREEN, BLUE), chunks, after_pixels=after_pixels)
+    # When it is prepared
+    prepared = prepare(data, LIMITS)
+    # Then the pixels are analysed as they are
+    assert prepared.source_format == "PNG" and (prepared.width, prepared.height) == (200, 100)
+    assert close(rgb_at(prepared.rekognition, (50, 50)), GREEN)
+    assert close(rgb_at(prepared.rekognition, (150, 50)), BLUE)
+    # and a note says which metadata was ignored, and nothing else is blamed
+    assert [note for note in prepared.notes if "text" in note and "ignored" in note], prepared.notes
+    assert not [note for note in prepared.notes if "EXIF" in note], prepared.notes
+    # and Pillow's own limits are left as they were, for every other image in the process
+    assert (PngImagePlugin.MAX_TEXT_CHUNK, PngImagePlugin.MAX_TEXT_MEMORY) == (2**20, 64 * 2**20)
+
+
+def test_a_png_with_a_little_text_metadata_has_no_notes() -> None:
+    data = png_with_chunks(Image.new("RGB", (120, 120), RED), [ztxt("Comment", 1000)])
+    assert prepare(data, LIMITS).notes == ()
+
+
+# tag 0x0112, type SHORT, 1 value: 6 (Pillow writes EXIF big-endian)
+ORIENTATION_6 = b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        b"\x01\x12\x00\x02\x00\x00\x00\x04six\x00",  # ASCII "six"
+        b"\x01\x12\x00\x07\x00\x00\x00\x04\x00\x06\x00\x00",  # 4 UNDEFINED bytes
+    ],
+    ids=["text", "undefined-bytes"],
+)
+def test_one_malformed_exif_tag_loses_only_itself(entry: bytes) -> None:
+    # Given a photo whose orientation tag is malformed but whose GPS block is fine
+    raw = exif_with(orientation=6, gps=(48.8584, 2.2945)).tobytes()
+    assert raw.count(ORIENTATION_6) == 1
+    data = encode(scene((640, 480)), "JPEG", exif=raw.replace(ORIENTATION_6, entry))
+    # When it is prepared
+    prepared = prepare(data, LIMITS)
+    # Then the GPS fix is kept, the picture is used as stored, and the note names the lost tag
+    assert prepared.gps is not None and prepared.gps.latitude == pytest.approx(48.8584, abs=1e-5)
+    assert (prepared.width, prepared.height) == (640, 480)
+    assert marker_corners(prepared.rekognition) == ["top-left"]
+    assert any("orientation" in note for note in prepared.notes), prepared.notes
+    assert not any("GPS" in note for note in prepared.notes), prepared.notes
+
+
+def test_an_out_of_range_orientation_is_noted() -> None:
+    prepared = prepare(jpeg((640, 480), orientation=9), LIMITS)
+    assert any("orientation 9" in note for note in prepared.notes), prepared.notes

@@ -21,7 +21,7 @@ from image_analysis.pipeline import Runtime, handle_event
 from tests.conftest import Stack
 from tests.doubles.ai_answers import fingerprint
 from tests.doubles.ai_services import AiServicesDouble
-from tests.imagegen import RED, jpeg
+from tests.imagegen import RED, encode, exif_with, jpeg, scene
 
 LAYOUT = KeyLayout("images/", "results/")
 Upload = Callable[..., S3Event]
@@ -156,10 +156,10 @@ def test_identical_bytes_under_another_key_reuse_the_analysis(
     [
         (b"", "empty"),
         (b"just some text", "not_an_image"),
-        (jpeg((79, 79)), "too_small"),
+        (jpeg((12, 12)), "too_small"),
         (jpeg((1200, 900))[:5000], "truncated"),
     ],
-    ids=["zero-bytes", "text", "79px", "truncated-jpeg"],
+    ids=["zero-bytes", "text", "12px", "truncated-jpeg"],
 )
 def test_bad_input_is_recorded_as_failed_with_a_reason_and_never_reaches_ai(
     stack: Stack, runtime: Runtime, upload: Upload, double: AiServicesDouble, data: bytes, code: str
@@ -171,6 +171,88 @@ def test_bad_input_is_recorded_as_failed_with_a_reason_and_never_reaches_ai(
     assert read_text(stack, "images/bad.jpg").startswith("Not analysed: ")
     item = record(runtime, "images/bad.jpg")
     assert item is not None and item["status"] == "failed" and item["error_code"] == code
+
+
+PARIS = (48.8584, 2.2945)
+
+
+def tiny(fmt: str, gps: tuple[float, float] | None) -> bytes:
+    """A 100x68 photo (under Rekognition's 80 px) in `fmt`, with GPS in its EXIF when given."""
+    exif = exif_with(gps=gps).tobytes() if gps else None
+    return encode(scene((100, 68), RED), fmt, **({"exif": exif} if exif else {}))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "gps"),
+    [("JPEG", PARIS), ("PNG", PARIS), ("TIFF", PARIS), ("GIF", None), ("JPEG", None)],
+    ids=["jpeg-gps", "png-gps", "tiff-gps", "gif", "jpeg-no-gps"],
+)
+def test_a_tiny_photo_is_analysed_in_full_and_says_its_rendition_was_enlarged(
+    stack: Stack,
+    runtime: Runtime,
+    upload: Upload,
+    double: AiServicesDouble,
+    fmt: str,
+    gps: tuple[float, float] | None,
+) -> None:
+    # Given a 100x68 photo, under Rekognition's 80 px minimum (the double refuses anything smaller)
+    key = f"images/tiny/photo.{fmt.lower()}"
+    # When its upload is handled
+    outcome, result = handle_event(upload(key, tiny(fmt, gps)), runtime)
+    # Then every analysis ran and succeeded on it
+    assert outcome == t.COMPLETE and result is not None, result
+    assert sorted(ai_calls(double)) == ["Converse", "DetectLabels", "DetectModerationLabels", "DetectText"]
+    rekognition_sizes = {
+        (i["width"], i["height"]) for c in double.calls for i in c["images"] if c["operation"] != "Converse"
+    }
+    assert rekognition_sizes == {(118, 80)}
+    document = read_json(stack, key)
+    assert document["image"]["format"] == fmt and (
+        document["image"]["width"],
+        document["image"]["height"],
+    ) == (100, 68)
+    assert document["analyses"]["location"]["description"]
+    assert "Red" in {label["name"] for label in document["analyses"]["labels"]}
+    assert document["analyses"]["text"] and document["analyses"]["text"][0]["text"].startswith("FP ")
+    # and its GPS place is recorded when it has one
+    if gps:
+        assert document["analyses"]["gps"]["place"]["country"] == "France"
+    else:
+        assert document["analyses"]["gps"] is None
+    # and the notes say the picture was enlarged, so its answers weigh less
+    assert [n for n in document["notes"] if "enlarged from 100x68" in n and "less reliable" in n], document[
+        "notes"
+    ]
+
+
+def test_an_image_too_small_to_analyse_still_records_its_format_size_and_gps_place(
+    stack: Stack, runtime: Runtime, upload: Upload, double: AiServicesDouble
+) -> None:
+    # Given a 12x10 JPEG with GPS in Paris: too small for any analysis to mean something
+    data = jpeg((12, 10), RED, gps=PARIS)
+    # When its upload is handled
+    outcome, result = handle_event(upload("images/pixel.jpg", data), runtime)
+    # Then it is refused without any AI call
+    assert outcome == t.FAILED and result is not None and ai_calls(double) == []
+    document = read_json(stack, "images/pixel.jpg")
+    assert document["error"]["code"] == "too_small" and "12x10" in document["error"]["message"]
+    # and what was read is recorded: format, size and the reverse-geocoded GPS place
+    image = document["image"]
+    assert (image["format"], image["width"], image["height"]) == ("JPEG", 12, 10)
+    assert document["analyses"]["gps"]["latitude"] == pytest.approx(PARIS[0], abs=1e-5)
+    assert document["analyses"]["gps"]["place"]["country"] == "France"
+    assert "GPS: 48.85840, 2.29450" in read_text(stack, "images/pixel.jpg")
+    item = record(runtime, "images/pixel.jpg")
+    assert item is not None and item["country"] == "France" and item["error_code"] == "too_small"
+
+
+def test_a_refused_image_keeps_gps_to_itself_when_gps_is_switched_off(
+    stack: Stack, runtime: Runtime, upload: Upload
+) -> None:
+    runtime.settings = replace(runtime.settings, enable_gps=False)
+    _, result = handle_event(upload("images/pixel.jpg", jpeg((12, 10), RED, gps=PARIS)), runtime)
+    assert result is not None and result.error is not None and result.error["code"] == "too_small"
+    assert result.analyses.gps is None and result.image.format == "JPEG"
 
 
 def test_an_object_over_the_byte_limit_is_refused_without_download(runtime: Runtime, upload: Upload) -> None:
