@@ -128,9 +128,9 @@ class Processing(Construct):
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{settings.input_prefix}*")]
             ),
-            # The function HEADs an image before analysing it; without ListBucket, S3 answers 403
-            # instead of 404 NoSuchKey for one deleted meanwhile. The condition limits listing to the
-            # input prefix (S3 evaluates a HEAD's key as s3:prefix for this check).
+            # Whether an image exists is decided by a ListObjectsV2 with the image's key as prefix
+            # (s3store.exists), which this condition covers by definition; with it, S3 may also
+            # answer 404 rather than 403 to a GET of a deleted image, but s3store does not rely on that.
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],

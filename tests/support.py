@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -78,7 +79,8 @@ def sqs_event(*bodies: dict[str, Any] | str) -> dict[str, Any]:
 
 
 class FakeLambdaContext:
-    """Test double for the Lambda context object: the attributes Powertools reads."""
+    """Test double for the Lambda context object: the attributes Powertools reads, and a deadline that
+    runs out `timeout_s` after it is made, as an invocation's does."""
 
     function_name = "imgpipe-image-analysis"
     function_version = "$LATEST"
@@ -88,8 +90,11 @@ class FakeLambdaContext:
     log_group_name = "/aws/lambda/imgpipe-image-analysis"
     log_stream_name = "2026/11/22/[$LATEST]test"
 
+    def __init__(self, timeout_s: float = 300.0) -> None:
+        self._deadline = time.monotonic() + timeout_s
+
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

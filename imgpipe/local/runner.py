@@ -18,7 +18,7 @@ import boto3
 from image_analysis import table as t
 from image_analysis.intake import MalformedMessage, parse_body
 from image_analysis.results_table import from_item
-from image_analysis.settings import Settings
+from image_analysis.settings import Settings, env_name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -138,7 +138,8 @@ def running_workers(
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     logs = options.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    child_env = {**os.environ, **env}
+    # The function's own back-off before a failed image is retried, shortened like the timeout below.
+    child_env = {**os.environ, **env, env_name("retry_delay_s"): str(options.retry_delay)}
     if not options.use_aws_ai:
         child_env.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
         child_env.pop("AWS_SESSION_TOKEN", None)

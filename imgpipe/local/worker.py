@@ -5,8 +5,10 @@ function's environment from the template. Semantics kept from Lambda:
 - a batch of up to BatchSize messages becomes one SQS event for `lambda_handler`;
 - with ReportBatchItemFailures, only the listed messages fail; the others are deleted;
 - if the handler raises, the whole batch fails;
-- failed messages become visible again after a delay (AWS: the queue's visibility timeout; locally
-  `--retry-delay`, so a demo does not wait minutes) and land in the DLQ after maxReceiveCount.
+- a failed message stays on the queue: the function itself brings it back after a short back-off
+  (RETRY_DELAY_S, which `imgpipe local` sets from `--retry-delay`); when the handler raises, the
+  batch's messages come back after `--retry-delay` (AWS: the queue's visibility timeout, which
+  would make a demo wait minutes); after maxReceiveCount receives they land in the DLQ.
 """
 
 from __future__ import annotations
@@ -60,15 +62,15 @@ def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, An
     }
 
 
-def invoke(handler: Any, event: dict[str, Any], context: LocalContext) -> set[str]:
-    """Run the handler; return the ids of the messages that failed."""
+def invoke(handler: Any, event: dict[str, Any], context: LocalContext) -> tuple[set[str], bool]:
+    """Run the handler; return the ids of the messages that failed, and whether it crashed."""
     all_ids = {r["messageId"] for r in event["Records"]}
     try:
         response = handler(event, context)
     except Exception:
         traceback.print_exc()
-        return all_ids
-    return {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+        return all_ids, True
+    return {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}, False
 
 
 def poll_forever(args: argparse.Namespace) -> None:
@@ -95,16 +97,16 @@ def poll_forever(args: argparse.Namespace) -> None:
             continue
         invocation += 1
         context = LocalContext(args.name, args.timeout, f"{args.name}-{invocation}")
-        failed = invoke(lambda_handler, lambda_event(messages, args.queue_arn), context)
+        failed, crashed = invoke(lambda_handler, lambda_event(messages, args.queue_arn), context)
         for message in messages:
-            if message["MessageId"] in failed:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            elif crashed:
                 sqs.change_message_visibility(
                     QueueUrl=args.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=args.retry_delay,
                 )
-            else:
-                sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=message["ReceiptHandle"])
         sys.stdout.flush()
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import bedrock, geo, rekognition
 from .errors import AnalysisFailed, ConfigurationError, TransientError
+from .exif_gps import GpsFix
 from .imaging import PreparedImage
-from .models import Analyses, AnalysisOutcome, Cost, Gps, Location
+from .models import Analyses, AnalysisOutcome, Cost, Gps, Label, Location, TextLine
+from .renditions import Rendition, box_in_picture
 from .settings import Settings
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
@@ -34,12 +36,16 @@ def analyse(prepared: PreparedImage, settings: Settings, clients: AiClients, exe
     rek_bytes = prepared.rekognition.data
     rek = clients.rekognition
     calls: dict[str, Callable[[], Any]] = {}
+    on_picture = prepared.rekognition
     if settings.enable_labels:
-        calls["labels"] = lambda: rekognition.detect_labels(
-            rek, rek_bytes, settings.labels_max, settings.labels_min_confidence
+        calls["labels"] = lambda: _labels_on_picture(
+            rekognition.detect_labels(rek, rek_bytes, settings.labels_max, settings.labels_min_confidence),
+            on_picture,
         )
     if settings.enable_text:
-        calls["text"] = lambda: rekognition.detect_text(rek, rek_bytes, settings.text_min_confidence)
+        calls["text"] = lambda: _text_on_picture(
+            rekognition.detect_text(rek, rek_bytes, settings.text_min_confidence), on_picture
+        )
     if settings.enable_moderation:
         calls["moderation"] = lambda: rekognition.detect_moderation(
             rek, rek_bytes, settings.moderation_min_confidence
@@ -96,6 +102,22 @@ def _ran(analyses: Analyses, name: str) -> bool:
     return outcome is not None and outcome.status == OK
 
 
+def _labels_on_picture(labels: list[Label], rendition: Rendition) -> list[Label]:
+    """Instance boxes as ratios of the picture, when Rekognition saw it padded (renditions.py)."""
+    if rendition.content is None:
+        return labels
+    return [
+        replace(label, instances=[b for b in (box_in_picture(i, rendition) for i in label.instances) if b])
+        for label in labels
+    ]
+
+
+def _text_on_picture(lines: list[TextLine], rendition: Rendition) -> list[TextLine]:
+    if rendition.content is None:
+        return lines
+    return [replace(line, box=box_in_picture(line.box, rendition) if line.box else None) for line in lines]
+
+
 def _locate_call(
     prepared: PreparedImage, settings: Settings, clients: AiClients, gps: Gps | None
 ) -> Callable[[], Location]:
@@ -110,7 +132,11 @@ def _locate_call(
 
 
 def _gps(prepared: PreparedImage, settings: Settings) -> Gps | None:
-    fix = prepared.gps
+    return placed_gps(prepared.gps, settings)
+
+
+def placed_gps(fix: GpsFix | None, settings: Settings) -> Gps | None:
+    """The EXIF fix with its reverse-geocoded place (offline), or None (no fix, or GPS switched off)."""
     if not settings.enable_gps or fix is None:
         return None
     place = geo.reverse_geocode(fix.latitude, fix.longitude)

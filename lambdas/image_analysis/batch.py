@@ -2,42 +2,76 @@
 
 A record fails (and SQS redelivers it, then the DLQ keeps it) only for what may succeed later:
 transient errors, misconfiguration and malformed messages. Bad images are recorded and acknowledged.
+
+Failing records never make the invocation fail (`raise_on_entire_batch_failure=False`), so the
+function's Errors metric counts crashes and timeouts only. A record that failed transiently, or was not
+started because too little time was left, comes back after a short back-off (its visibility is changed;
+see redelivery.py) instead of after the queue's whole visibility timeout.
 """
 
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from . import telemetry as names
-from .errors import ConfigurationError, TransientError
+from .errors import ConfigurationError, DeadlineNear, TransientError
 from .intake import MalformedMessage, parse_body
 from .observability import count, logger, record_result, tracer
 from .pipeline import DUPLICATE, Runtime, handle_event
+from .redelivery import Backoff
 
 
 def process_batch(event: dict[str, Any], context: Any, rt: Runtime) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
-        event=event, record_handler=partial(handle_record, rt=rt), processor=processor, context=context
-    )
-
-
-def handle_record(record: SQSRecord, rt: Runtime) -> None:
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    batch = _Batch(rt, context, Backoff(rt.sqs, rt.settings.retry_delay_s))
     try:
-        events = parse_body(record.body)
-    except MalformedMessage as exc:
-        logger.error(
-            "malformed message; it will reach the DLQ", message_id=record.message_id, reason=str(exc)
+        return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
+            event=event, record_handler=batch.handle_record, processor=processor, context=context
         )
-        raise
-    for event in events:
-        logger.set_correlation_id(event.key)
-        _handle_event(event, rt)
+    finally:
+        batch.backoff.apply()
+
+
+class _Batch:
+    """One invocation's records, handled one after another."""
+
+    def __init__(self, rt: Runtime, context: Any, backoff: Backoff) -> None:
+        self.rt = rt
+        self.context = context
+        self.backoff = backoff
+        self.started = 0
+
+    def handle_record(self, record: SQSRecord) -> None:
+        try:
+            self._check_time_left()
+            self.started += 1
+            for event in parse_body(record.body):
+                logger.set_correlation_id(event.key)
+                _handle_event(event, self.rt)
+        except MalformedMessage as exc:
+            logger.error(
+                "malformed message; it will reach the DLQ", message_id=record.message_id, reason=str(exc)
+            )
+            raise
+        except TransientError:  # DeadlineNear included
+            self.backoff.schedule(record)
+            raise
+
+    def _check_time_left(self) -> None:
+        """Start a record only while the worst case of one image still fits in this invocation.
+
+        The first record always starts: the synth refuses a timeout that cannot cover one image.
+        """
+        needed_ms = self.rt.settings.worst_case_image_s * 1000
+        left_ms = self.context.get_remaining_time_in_millis()
+        if self.started and left_ms < needed_ms:
+            count(names.RECORDS_DEFERRED)
+            logger.info("not started: too little time left; retried after a back-off", left_ms=left_ms)
+            raise DeadlineNear(f"{left_ms / 1000:.0f} s left; one image may take {needed_ms / 1000:.0f} s")
 
 
 @tracer.capture_method
@@ -51,7 +85,7 @@ def _handle_event(event: Any, rt: Runtime) -> None:
         raise
     except TransientError as exc:
         count(names.TRANSIENT_FAILURES)
-        logger.warning("transient failure; SQS will redeliver", reason=str(exc))
+        logger.warning("transient failure; retried after a back-off", reason=str(exc))
         raise
     if result is not None:
         record_result(result, (time.perf_counter() - started) * 1000)

@@ -46,4 +46,5 @@ def build_runtime(settings: Settings, session: Any | None = None) -> Runtime:
             ),
         ),
         executor=ThreadPoolExecutor(max_workers=ANALYSIS_THREADS, thread_name_prefix="analysis"),
+        sqs=session.client("sqs", config=storage),
     )

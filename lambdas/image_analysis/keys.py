@@ -20,12 +20,13 @@ class KeyLayout:
     output_prefix: str
 
     def is_image_key(self, key: str) -> bool:
-        """True for an object the pipeline should analyse (never its own output, never a folder)."""
+        """True for an object the pipeline accounts for: anything under the input prefix but the prefix
+        itself and the pipeline's own output. A key ending in '/' is included: an empty one is a folder
+        marker (ignored when read), a non-empty one an upload that gets a record (unsafe_key)."""
         return (
             key.startswith(self.input_prefix)
             and not key.startswith(self.output_prefix)
             and len(key) > len(self.input_prefix)
-            and not key.endswith("/")
         )
 
     def relative(self, image_key: str) -> str:
@@ -38,6 +39,10 @@ class KeyLayout:
         if suffix not in RESULT_SUFFIXES:
             raise ValueError(f"unknown result suffix {suffix!r}")
         relative = self.relative(image_key)
+        if relative.endswith("/"):
+            raise ImageRejected(
+                "unsafe_key", "the key ends in '/' like a folder name; results need a file name to go under"
+            )
         if not is_plain_relative(relative):
             # S3 keys are literal, but tools that mirror them to disk would resolve these segments.
             raise ImageRejected(

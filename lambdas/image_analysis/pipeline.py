@@ -17,13 +17,13 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from . import geo, imaging, s3store
+from . import imaging, s3store
 from . import table as t
-from .analysis import FAILED, AiClients, analyse, estimate_cost
+from .analysis import FAILED, AiClients, analyse, estimate_cost, placed_gps
 from .errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
 from .intake import REMOVED, S3Event
 from .keys import KeyLayout
-from .models import Analyses, Gps, ImageInfo, ImageResult, analyses_from_dict, render_text
+from .models import Analyses, ImageInfo, ImageResult, analyses_from_dict, render_text
 from .records import label_index, record_from_result, result_keys_fit
 from .results_table import Busy, Claim, ResultsTable
 from .settings import Settings
@@ -48,6 +48,7 @@ class Runtime:
     table: ResultsTable
     ai: AiClients
     executor: Executor
+    sqs: Any  # to shorten a failed message's wait (redelivery.py)
     clock: Callable[[], float] = field(default=time.time)
 
     @property
@@ -72,14 +73,27 @@ def handle_event(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
 
 
 def _remove(event: S3Event, rt: Runtime) -> str:
-    if s3store.head(rt.s3, event.bucket, event.key) is not None:
+    """Delete an image's results and record, never a newer upload's: see docs on the removal lock."""
+    if s3store.exists(rt.s3, event.bucket, event.key):
         return STALE_REMOVAL  # re-uploaded since: the newer upload's results must stay
+    lock = rt.table.lock_for_removal(
+        event.key, uuid.uuid4().hex, int(rt.clock()), rt.settings.claim_timeout_s
+    )
+    if isinstance(lock, Busy):
+        if s3store.exists(rt.s3, event.bucket, event.key):
+            return STALE_REMOVAL  # the analysis holding the key is the re-upload's
+        raise TransientError(f"{event.key} is being analysed or removed by another invocation; retrying")
     try:
-        result_keys = [rt.layout.json_key(event.key), rt.layout.text_key(event.key)]
-        s3store.delete_results(rt.s3, event.bucket, result_keys)
-    except ImageRejected:
-        pass  # the key was too long to ever have results in S3
-    rt.table.delete_image(event.key)
+        if s3store.exists(rt.s3, event.bucket, event.key):  # re-uploaded before we held the key
+            rt.table.unlock_removal(lock)
+            return STALE_REMOVAL
+        if result_keys_fit(rt.layout, event.key):  # else it never had results in S3
+            result_keys = [rt.layout.json_key(event.key), rt.layout.text_key(event.key)]
+            s3store.delete_results(rt.s3, event.bucket, result_keys)
+        rt.table.delete_image(lock)
+    except (TransientError, ConfigurationError):
+        rt.table.unlock_removal(lock)
+        raise
     return REMOVED_OK
 
 
@@ -90,6 +104,8 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
         return GONE, None  # deleted before we got here; its removal event cleans up
     if _superseded(event, head):
         return SUPERSEDED, None  # a newer version exists; its own event analyses it
+    if event.key.endswith("/") and data == b"":
+        return IGNORED, None  # an empty "folder" marker (the S3 console's Create folder)
     version_tag = head.version_id or head.etag
     claimed = rt.table.claim(
         event.key,
@@ -104,15 +120,41 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
         existing = claimed.existing
         if existing.get("status") in t.FINAL_STATUSES and existing.get("version_tag") == version_tag:
             return DUPLICATE, None
-        raise TransientError(f"{event.key} is being analysed by another invocation; retrying later")
+        doing = "removed" if int(existing.get("removal_expires") or 0) >= int(rt.clock()) else "analysed"
+        raise TransientError(f"{event.key} is being {doing} by another invocation; retrying later")
+    current_tag = _current_tag(event, rt)
+    if current_tag != version_tag:
+        # Uploaded over (or deleted) between our read and our claim: our claim may have displaced the
+        # newer version's record or claim, so put it back; the newer version's own event analyses it.
+        rt.table.restore(claimed)
+        return (GONE if current_tag is None else SUPERSEDED), None
     info = ImageInfo(event.bucket, event.key, head.version_id, head.etag, head.size)
     try:
         result = _result(info, data, rt, use_cache=not event.force)
-        _store(result, claimed, version_tag, rt)
+        stored = _store(result, claimed, version_tag, rt)
     except (TransientError, ConfigurationError) as exc:
         rt.table.release(claimed, rt.now_iso(), str(exc))
         raise
+    if not stored:
+        return _claim_lost(event, version_tag, rt), None
     return result.status, result
+
+
+def _current_tag(event: S3Event, rt: Runtime) -> str | None:
+    current = s3store.head(rt.s3, event.bucket, event.key)
+    return None if current is None else current.version_id or current.etag
+
+
+def _claim_lost(event: S3Event, version_tag: str, rt: Runtime) -> str:
+    """Our finished analysis could not be committed: someone else holds the key. Acknowledge only when
+    that is rightful (the image was replaced or deleted, or a duplicate delivery finished this same
+    version); otherwise the analysis must be redone, so the message is retried."""
+    if _current_tag(event, rt) != version_tag:
+        return SUPERSEDED
+    record = rt.table.get(event.key)
+    if record and record.get("status") in t.FINAL_STATUSES and record.get("version_tag") == version_tag:
+        return DUPLICATE
+    raise TransientError(f"{event.key}: lost the claim before committing the result; analysing again")
 
 
 def _superseded(event: S3Event, head: s3store.ObjectHead) -> bool:
@@ -184,11 +226,7 @@ def _rejected(base: ImageResult, exc: ImageRejected, settings: Settings) -> Imag
     if seen is None:
         return failed
     image = replace(base.image, format=seen.format, width=seen.width, height=seen.height)
-    fix = seen.gps if settings.enable_gps else None
-    gps = None
-    if fix is not None:  # placed as analysis.py places an analysed image's fix
-        place = geo.reverse_geocode(fix.latitude, fix.longitude)
-        gps = Gps(latitude=fix.latitude, longitude=fix.longitude, altitude_m=fix.altitude_m, place=place)
+    gps = placed_gps(seen.gps, settings)
     return replace(failed, image=image, analyses=Analyses(gps=gps), notes=list(seen.notes))
 
 
@@ -206,8 +244,9 @@ def _limits(settings: Settings) -> imaging.Limits:
     )
 
 
-def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> None:
-    """Results to S3 first, then the record; if a newer version took the claim, undo our S3 writes."""
+def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> bool:
+    """Results to S3 first, then the record; if the claim was lost meanwhile, undo our S3 writes and
+    return False."""
     key, bucket = result.image.key, result.image.bucket
     documents: dict[str, tuple[bytes, str]] = {}
     if result_keys_fit(rt.layout, key):  # else the record alone carries the key_too_long failure
@@ -217,8 +256,10 @@ def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> 
         }
     written = s3store.write_results(rt.s3, bucket, documents)
     record = record_from_result(result, rt.layout, version_tag, rt.now_iso())
-    if not rt.table.finish(claim, record, label_index(result)):
-        s3store.undo_writes(rt.s3, bucket, written)
+    if rt.table.finish(claim, record, label_index(result)):
+        return True
+    s3store.undo_writes(rt.s3, bucket, written)
+    return False
 
 
 def _json(result: ImageResult) -> bytes:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
+from .models import Box
+
 REKOGNITION_MAX_BYTES = 5 * 1024 * 1024
 BEDROCK_MAX_BYTES = 3_932_160  # 3.75 MB
 REKOGNITION_MIN_EDGE = 80  # Rekognition refuses an image with a side under 80 px
@@ -24,7 +26,7 @@ class Rendition:
     width: int
     height: int
     # Where the picture lies in a padded rendition (left, top, right, bottom px); None: it fills it.
-    # Boxes a service returns are ratios of the whole rendition, padding included.
+    # Boxes a service returns are ratios of the whole rendition, padding included: see box_in_picture.
     content: tuple[int, int, int, int] | None = None
 
 
@@ -58,9 +60,29 @@ def for_rekognition(picture: Image.Image, max_edge: int, notes: list[str]) -> Re
         notes.append(
             f"picture ({enlarged.width}x{enlarged.height} px once fitted) padded with white to "
             f"{padded.width}x{padded.height} for Rekognition, which needs {REKOGNITION_MIN_EDGE} px a "
-            "side: its label and text boxes are relative to the padded picture"
+            "side; label and text boxes were mapped back onto the picture"
         )
     return replace(rendition, content=content)
+
+
+def box_in_picture(box: Box, rendition: Rendition) -> Box | None:
+    """A box found on `rendition` as ratios of the picture itself, the padding taken off; None when
+    nothing of it lies on the picture."""
+    if rendition.content is None:
+        return box
+    left, top, right, bottom = rendition.content
+    width, height = right - left, bottom - top
+
+    def x(ratio: float) -> float:
+        return min(1.0, max(0.0, (ratio * rendition.width - left) / width))
+
+    def y(ratio: float) -> float:
+        return min(1.0, max(0.0, (ratio * rendition.height - top) / height))
+
+    x0, y0, x1, y1 = x(box.left), y(box.top), x(box.left + box.width), y(box.top + box.height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return Box(left=x0, top=y0, width=x1 - x0, height=y1 - y0)
 
 
 def scaled(width: int, height: int, max_edge: int) -> tuple[int, int]:

@@ -15,6 +15,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import table as t
 from .aws_errors import error_code, translate
+from .errors import TransientError
+
+# No removal holds the key now (a lock whose lease ran out belongs to a dead invocation).
+_NO_LIVE_REMOVAL = "attribute_not_exists(removal_expires) OR removal_expires < :now"
+_LIVE_CLAIM = "#s = :processing AND lease_expires >= :now"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -22,7 +27,20 @@ _deserializer = TypeDeserializer()
 
 @dataclass(frozen=True)
 class Claim:
-    """This invocation owns the image until it finishes or the lease expires."""
+    """This invocation owns the image until it finishes or the lease expires.
+
+    `previous` is the item the claim replaced (None when there was none), so a claim that turns out to
+    be for a superseded version can put back exactly what it displaced (see `restore`).
+    """
+
+    image_key: str
+    token: str
+    previous: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RemovalLock:
+    """This invocation is removing the image: no analysis may claim it until the lock is released."""
 
     image_key: str
     token: str
@@ -59,8 +77,8 @@ class ResultsTable:
         attempt released it, or a claim's lease ran out (its invocation died); with `force`, also
         when it is finished (reprocessing after a model or threshold change).
         """
-        condition = (
-            "attribute_not_exists(pk) OR version_tag <> :v OR #s = :retrying"
+        claimable = (
+            "attribute_not_exists(version_tag) OR version_tag <> :v OR #s = :retrying"
             " OR (#s = :processing AND lease_expires < :now)"
         )
         values: dict[str, Any] = {
@@ -78,20 +96,23 @@ class ResultsTable:
             ":one": 1,
         }
         if force:
-            condition += " OR #s IN (:complete, :partial, :failed)"
+            claimable += " OR #s IN (:complete, :partial, :failed)"
             values.update({":complete": t.COMPLETE, ":partial": t.PARTIAL, ":failed": t.FAILED})
         try:
-            self.client.update_item(
+            response = self.client.update_item(
                 TableName=self.name,
                 Key=_key(t.image_pk(image_key), t.RESULT_SK),
                 UpdateExpression=(
                     "SET #s = :processing, version_tag = :v, claim_token = :tok, lease_expires = :exp,"
                     " updated_at = :at, image_key = :key, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk,"
                     " attempts = if_not_exists(attempts, :zero) + :one"
+                    " REMOVE removal_token, removal_expires"
                 ),
-                ConditionExpression=condition,
+                # A removal in progress holds the key: its lock must lapse or be released first.
+                ConditionExpression=f"({_NO_LIVE_REMOVAL}) AND ({claimable})",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_values(values),
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -100,7 +121,27 @@ class ResultsTable:
             raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
         except BotoCoreError as exc:
             raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
-        return Claim(image_key=image_key, token=token)
+        previous = response.get("Attributes")
+        return Claim(image_key=image_key, token=token, previous=dict(previous) if previous else None)
+
+    def restore(self, claim: Claim) -> None:
+        """Undo a claim made for a version that turned out not to be current: put back what it replaced
+        (a newer version's record or claim), or delete the claim if it replaced nothing."""
+        key = _key(t.image_pk(claim.image_key), t.RESULT_SK)
+        condition = {
+            "ConditionExpression": "claim_token = :tok",
+            "ExpressionAttributeValues": _values({":tok": claim.token}),
+        }
+        try:
+            if claim.previous:
+                self.client.put_item(TableName=self.name, Item=claim.previous, **condition)
+            else:
+                self.client.delete_item(TableName=self.name, Key=key, **condition)
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # taken over since: theirs now
+                raise translate(exc, "DynamoDB (restore after a superseded claim)") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "DynamoDB (restore after a superseded claim)") from exc
 
     def release(self, claim: Claim, now_iso: str, reason: str) -> None:
         """Give the image back after a transient failure so the redelivery can claim it."""
@@ -181,12 +222,68 @@ class ResultsTable:
             raise translate(exc, "DynamoDB GetItem") from exc
         return from_item(response["Item"]) if "Item" in response else None
 
-    def delete_image(self, image_key: str) -> int:
-        """Delete the record and label items of one image; returns how many items went."""
-        image_pk = t.image_pk(image_key)
-        sort_keys = self._sort_keys(image_pk)
-        for start in range(0, len(sort_keys), 25):
-            batch = sort_keys[start : start + 25]
+    # --- removal ----------------------------------------------------------------------------
+    def lock_for_removal(self, image_key: str, token: str, now_s: int, lease_s: int) -> RemovalLock | Busy:
+        """Take the key for a removal, unless an analysis (or another removal) holds it now.
+
+        While the lock is held no analysis can claim the key, so the removal cannot delete a newer
+        upload's claim, record or results. With no record yet, the lock is an item of its own.
+        """
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=_key(t.image_pk(image_key), t.RESULT_SK),
+                UpdateExpression="SET removal_token = :tok, removal_expires = :exp",
+                ConditionExpression=f"({_NO_LIVE_REMOVAL}) AND NOT ({_LIVE_CLAIM})",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(
+                    {":tok": token, ":exp": now_s + lease_s, ":now": now_s, ":processing": t.PROCESSING}
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return Busy(existing=from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
+            raise translate(exc, "DynamoDB UpdateItem (removal lock)") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "DynamoDB UpdateItem (removal lock)") from exc
+        return RemovalLock(image_key=image_key, token=token)
+
+    def unlock_removal(self, lock: RemovalLock) -> None:
+        """Give the key back without removing anything (the image exists again)."""
+        key = _key(t.image_pk(lock.image_key), t.RESULT_SK)
+        try:
+            response = self.client.update_item(
+                TableName=self.name,
+                Key=key,
+                UpdateExpression="REMOVE removal_token, removal_expires",
+                ConditionExpression="removal_token = :tok",
+                ExpressionAttributeValues=_values({":tok": lock.token}),
+                ReturnValues="ALL_NEW",
+            )
+            if "status" not in response.get("Attributes", {}):  # the lock was the whole item
+                self.client.delete_item(
+                    TableName=self.name,
+                    Key=key,
+                    ConditionExpression="attribute_not_exists(#s) AND attribute_not_exists(removal_token)",
+                    ExpressionAttributeNames={"#s": "status"},
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # lapsed and taken: nothing to give
+                raise translate(exc, "DynamoDB (removal unlock)") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "DynamoDB (removal unlock)") from exc
+
+    def delete_image(self, lock: RemovalLock) -> int:
+        """Delete the label items, then the record (and the lock with it); returns how many items went.
+
+        The record goes last and only while our lock holds, so a crash in between leaves a record
+        that the redelivered removal deletes.
+        """
+        image_pk = t.image_pk(lock.image_key)
+        others = [sk for sk in self._sort_keys(image_pk) if sk != t.RESULT_SK]
+        for start in range(0, len(others), 25):
+            batch = others[start : start + 25]
             request = {self.name: [{"DeleteRequest": {"Key": _key(image_pk, sk)}} for sk in batch]}
             try:
                 while request:
@@ -194,7 +291,22 @@ class ResultsTable:
                     request = response.get("UnprocessedItems") or {}
             except (ClientError, BotoCoreError) as exc:
                 raise translate(exc, "DynamoDB BatchWriteItem (delete)") from exc
-        return len(sort_keys)
+        try:
+            self.client.delete_item(
+                TableName=self.name,
+                Key=_key(image_pk, t.RESULT_SK),
+                ConditionExpression="removal_token = :tok",
+                ExpressionAttributeValues=_values({":tok": lock.token}),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise TransientError(
+                    f"{lock.image_key}: the removal lock lapsed; retrying the removal"
+                ) from exc
+            raise translate(exc, "DynamoDB DeleteItem (record)") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "DynamoDB DeleteItem (record)") from exc
+        return len(others) + 1
 
     # --- content cache ----------------------------------------------------------------------
     def cached_analyses(self, sha256: str, fingerprint: str) -> tuple[dict[str, Any], str] | None:

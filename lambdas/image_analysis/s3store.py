@@ -1,4 +1,10 @@
-"""Amazon S3 adapter: read an image (with a size cap), write and delete its results."""
+"""Amazon S3 adapter: read an image (with a size cap), write and delete its results.
+
+Whether a missing object answers 404 or 403 depends on s3:ListBucket, which the function holds only
+with an `s3:prefix` condition; S3 does not document whether it evaluates that condition for a GET or
+HEAD. So a 403 is never taken at its word: a prefix-scoped ListObjectsV2 (which the condition covers
+by definition) decides whether the object is missing or access is really denied.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from .aws_errors import error_code, translate
 from .errors import ObjectMissing
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+_DENIED = {"AccessDenied", "403", "Forbidden"}
 
 
 @dataclass(frozen=True)
@@ -20,12 +27,22 @@ class ObjectHead:
     size: int
 
 
+def exists(client: Any, bucket: str, key: str) -> bool:
+    """Whether `key` exists now, by listing its own prefix (keys that merely start with it sort after it)."""
+    try:
+        response = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "S3 ListObjectsV2") from exc
+    contents = response.get("Contents") or []
+    return bool(contents) and contents[0].get("Key") == key
+
+
 def head(client: Any, bucket: str, key: str) -> ObjectHead | None:
-    """The object's current version, or None when it does not exist (needs s3:ListBucket for 404)."""
+    """The object's current version, or None when it does not exist."""
     try:
         response = client.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if error_code(exc) in _MISSING:
+        if _missing(client, bucket, key, exc):
             return None
         raise translate(exc, "S3 HeadObject") from exc
     except BotoCoreError as exc:
@@ -39,7 +56,7 @@ def read(client: Any, bucket: str, key: str, max_bytes: int) -> tuple[ObjectHead
     try:
         response = client.get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if error_code(exc) in _MISSING:
+        if _missing(client, bucket, key, exc):
             raise ObjectMissing(f"s3://{bucket}/{key} no longer exists") from exc
         raise translate(exc, "S3 GetObject") from exc
     except BotoCoreError as exc:
@@ -94,6 +111,12 @@ def delete_results(client: Any, bucket: str, keys: list[str]) -> None:
             ),
             f"S3 DeleteObjects ({first.get('Key')})",
         )
+
+
+def _missing(client: Any, bucket: str, key: str, exc: ClientError) -> bool:
+    """True when a failed GET/HEAD means the object does not exist: 404, or 403 and a listing agrees."""
+    code = error_code(exc)
+    return code in _MISSING or (code in _DENIED and not exists(client, bucket, key))
 
 
 def _head(response: dict[str, Any]) -> ObjectHead:

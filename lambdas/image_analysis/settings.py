@@ -19,6 +19,14 @@ SCHEMA_VERSION = 1  # version of the result document and table records (bump on 
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
+# botocore's standard and adaptive retry modes wait at most 2**retry seconds, capped at 20, between
+# attempts (botocore.retries.standard.ExponentialBackoff).
+BOTOCORE_MAX_BACKOFF_S = 20.0
+# In-region S3 and DynamoDB calls take milliseconds; this covers a few throttled retries of the eight
+# or so an image makes. A storage call that hangs longer is cut by its own timeout and SQS retries it.
+STORAGE_ALLOWANCE_S = 10.0
+
+
 class SettingsError(ValueError):
     """A configuration value is missing or invalid; the message names the variable."""
 
@@ -52,10 +60,11 @@ class Settings:
     max_image_pixels: int = 100_000_000
     min_image_edge: int = 16  # shorter side below this: refused; above: enlarged for Rekognition
     # Client behaviour
-    max_attempts: int = 5
+    max_attempts: int = 3
     connect_timeout_s: float = 3.0
-    bedrock_read_timeout_s: float = 60.0
-    rekognition_read_timeout_s: float = 15.0
+    bedrock_read_timeout_s: float = 30.0
+    rekognition_read_timeout_s: float = 10.0
+    retry_delay_s: int = 10
     claim_timeout_s: int = 300
     content_cache_days: int = 90
     # Prices used for the cost estimate (USD); keep them current in configuration, not in code
@@ -84,6 +93,27 @@ class Settings:
         return {env_name(k): _render(v) for k, v in asdict(self).items()}
 
     @property
+    def worst_case_image_s(self) -> float:
+        """The longest one image may take: every AI call times out on every attempt, with botocore's
+        back-off between attempts, plus STORAGE_ALLOWANCE_S for the S3 and DynamoDB calls.
+
+        The analyses run concurrently, so the slowest one counts; with SKIP_LOCATION_IF_FLAGGED the
+        Bedrock call waits for moderation, so those two add up. The function timeout must cover it
+        (the synth checks), and a batch starts another image only while this much time remains.
+        """
+        bedrock = _worst_call_s(self, self.bedrock_read_timeout_s) if self.enable_location else 0.0
+        rekognition = (
+            _worst_call_s(self, self.rekognition_read_timeout_s)
+            if self.enable_labels or self.enable_text or self.enable_moderation
+            else 0.0
+        )
+        if self.enable_location and self.skip_location_if_flagged and self.enable_moderation:
+            ai = rekognition + bedrock
+        else:
+            ai = max(bedrock, rekognition)
+        return ai + STORAGE_ALLOWANCE_S
+
+    @property
     def analysis_fingerprint(self) -> str:
         """Hash of everything that changes an analysis' outcome.
 
@@ -102,6 +132,12 @@ class Settings:
         relevant["schema_version"] = SCHEMA_VERSION
         digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
         return digest[:16]
+
+
+def _worst_call_s(settings: Settings, read_timeout_s: float) -> float:
+    attempts = settings.max_attempts
+    backoff = sum(min(BOTOCORE_MAX_BACKOFF_S, 2.0**retry) for retry in range(attempts - 1))
+    return attempts * (settings.connect_timeout_s + read_timeout_s) + backoff
 
 
 def env_name(field_name: str) -> str:
@@ -167,6 +203,7 @@ def _validate(s: Settings) -> None:
         ("max_image_bytes", s.max_image_bytes > 0, "positive"),
         ("max_attempts", 1 <= s.max_attempts <= 10, "between 1 and 10"),
         ("claim_timeout_s", s.claim_timeout_s >= 30, "at least 30 seconds"),
+        ("retry_delay_s", 1 <= s.retry_delay_s <= 900, "between 1 and 900 seconds"),
     ]
     for key in ("labels_min_confidence", "text_min_confidence", "moderation_min_confidence"):
         checks.append((key, 0.0 <= getattr(s, key) <= 100.0, "between 0 and 100"))

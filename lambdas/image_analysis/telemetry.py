@@ -10,6 +10,7 @@ IMAGES_FLAGGED = "ImagesFlagged"
 IMAGES_REUSED = "ImagesReused"
 DUPLICATE_DELIVERIES = "DuplicateDeliveries"
 TRANSIENT_FAILURES = "TransientFailures"
+RECORDS_DEFERRED = "RecordsDeferred"  # not started: too little of the invocation was left
 CONFIGURATION_ERRORS = "ConfigurationErrors"
 IMAGE_LATENCY = "ImageLatency"
 BEDROCK_INPUT_TOKENS = "BedrockInputTokens"

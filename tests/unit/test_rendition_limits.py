@@ -13,6 +13,8 @@ from dataclasses import replace
 import pytest
 from image_analysis.errors import ImageRejected
 from image_analysis.imaging import Limits, Rendition, prepare
+from image_analysis.models import Box
+from image_analysis.renditions import box_in_picture
 from PIL import Image
 
 from tests.imagegen import RED, WHITE, encode, jpeg, scene
@@ -147,3 +149,34 @@ def test_the_minimum_is_a_knob() -> None:
     with pytest.raises(ImageRejected, match="100x68"):
         prepare(data, replace(LIMITS, min_edge=80))
     assert prepare(data, replace(LIMITS, min_edge=68)).width == 100
+
+
+PADDED = Rendition(data=b"", format="jpeg", width=2048, height=80, content=(0, 24, 2048, 56))
+
+
+@pytest.mark.parametrize(
+    ("found", "on_picture"),
+    [
+        # the picture's whole band: the whole picture
+        (Box(0.0, 0.3, 1.0, 0.4), Box(0.0, 0.0, 1.0, 1.0)),
+        # the left half of the band, reaching into the padding above and below: clipped to the picture
+        (Box(0.0, 0.0, 0.5, 1.0), Box(0.0, 0.0, 0.5, 1.0)),
+        # the lower half of the band
+        (Box(0.25, 0.5, 0.5, 0.2), Box(0.25, 0.5, 0.5, 0.5)),
+    ],
+)
+def test_boxes_found_on_a_padded_rendition_are_mapped_onto_the_picture(found: Box, on_picture: Box) -> None:
+    mapped = box_in_picture(found, PADDED)
+    assert mapped is not None
+    assert [round(v, 6) for v in (mapped.left, mapped.top, mapped.width, mapped.height)] == [
+        on_picture.left,
+        on_picture.top,
+        on_picture.width,
+        on_picture.height,
+    ]
+
+
+def test_a_box_wholly_in_the_padding_is_dropped_and_unpadded_boxes_are_untouched() -> None:
+    assert box_in_picture(Box(0.1, 0.0, 0.2, 0.25), PADDED) is None
+    box = Box(0.1, 0.2, 0.3, 0.4)
+    assert box_in_picture(box, replace(PADDED, content=None)) is box
