@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
-from image_analysis.settings import STORAGE_ALLOWANCE_S, Settings, SettingsError, defaults, env_name
+from image_analysis.settings import STORAGE_ALLOWANCE_S, Settings, SettingsError, defaults, env_name, knob
 
 # CLAIM_TIMEOUT_S must outlast one invocation, or a second delivery of the same image could take
 # over a claim that is still being worked on; the margin covers clock skew and the final writes.
@@ -50,18 +50,32 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class StackConfig:
-    memory_mb: int = 2048
-    timeout_s: int = 300
-    max_concurrency: int = 5
-    batch_size: int = 5
-    alarm_email: str = ""
-    # Page when more than this percentage of the images finished in 15 minutes failed or were
-    # analysed only in part (infra/monitoring.py; a minimum number of images applies).
-    failure_rate_alarm_percent: int = 10
-    # Page when the function's own estimate of the day's AI spend (EstimatedCostUSD) exceeds this.
-    daily_cost_alarm_usd: float = 10.0
-    removal_policy: str = RETAIN
-    log_retention_days: int = 30
+    memory_mb: int = knob(2048, "Function memory in MB (CPU scales with it)")
+    timeout_s: int = knob(
+        300,
+        "Function timeout in seconds; the queue's visibility timeout is 6x this, CLAIM_TIMEOUT_S this + 60",
+    )
+    max_concurrency: int = knob(
+        5,
+        "Most concurrent function instances the queue may drive (2-1000); caps load on Bedrock/Rekognition",
+    )
+    batch_size: int = knob(5, "Messages (images) per function invocation (1-10)")
+    alarm_email: str = knob("", "Email address subscribed to the alarm topic (empty: no subscription)")
+    failure_rate_alarm_percent: int = knob(
+        10,
+        "Alarm when more than this % of the images finished in 15 minutes failed or were analysed only "
+        "in part (1-99; judged from 10 images on)",
+    )
+    daily_cost_alarm_usd: float = knob(
+        10.0,
+        "Alarm when the function's estimated Bedrock + Rekognition spend (EstimatedCostUSD) over one "
+        "day exceeds this many USD",
+    )
+    removal_policy: str = knob(
+        RETAIN,
+        "'retain': cdk destroy keeps buckets, table, logs and key; 'destroy': deletes them, data included",
+    )
+    log_retention_days: int = knob(30, "Days to keep the function's logs and the bucket's access logs")
 
     def __post_init__(self) -> None:
         checks = [

@@ -1,4 +1,4 @@
-"""From a result document to the DynamoDB record analysts query (fields listed in the README)."""
+"""From a result document to the DynamoDB record analysts query (fields listed in docs/architecture.md)."""
 
 from __future__ import annotations
 

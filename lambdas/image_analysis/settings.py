@@ -1,7 +1,7 @@
 """Configuration: environment variables parsed once into one typed, validated object.
 
-Every variable, its default and its meaning lives in `FIELDS` below; the README's configuration
-table and the CDK stack's environment are built from the same names, so there is one list.
+Every variable, its default and its meaning live once, in the fields below (`knob(default, doc)`);
+docs/configuration.md and the CDK stack's environment are built from them, so there is one list.
 Nothing here runs at import time: callers build `Settings.from_env()` when they need it.
 """
 
@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = 1  # version of the result document and table records (bump on breaking change)
@@ -27,6 +27,12 @@ BOTOCORE_MAX_BACKOFF_S = 20.0
 STORAGE_ALLOWANCE_S = 10.0
 
 
+def knob(default: Any, doc: str) -> Any:
+    """A setting with its default and its one-line meaning: docs/configuration.md is generated from
+    these (infra/configdocs.py), so the documentation cannot drift from the code."""
+    return field(default=default, metadata={"doc": doc})
+
+
 class SettingsError(ValueError):
     """A configuration value is missing or invalid; the message names the variable."""
 
@@ -34,43 +40,89 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     # Where things live
-    results_table: str
-    input_prefix: str = "images/"
-    output_prefix: str = "results/"
+    results_table: str = field(
+        metadata={"doc": "DynamoDB table for the records (the stack sets it; not a knob)"}
+    )
+    input_prefix: str = knob(
+        "images/",
+        "Key prefix the pipeline watches; upload images under it (ends in '/')",
+    )
+    output_prefix: str = knob(
+        "results/",
+        "Key prefix the results are written under (ends in '/'; must not overlap input_prefix)",
+    )
     # Which analyses run
-    enable_location: bool = True
-    enable_gps: bool = True
-    enable_labels: bool = True
-    enable_text: bool = True
-    enable_moderation: bool = True
-    skip_location_if_flagged: bool = False
+    enable_location: bool = knob(True, "Ask Claude on Bedrock where the photo was taken")
+    enable_gps: bool = knob(True, "Read GPS coordinates from EXIF and reverse-geocode them offline")
+    enable_labels: bool = knob(True, "Detect labels with Rekognition DetectLabels")
+    enable_text: bool = knob(True, "Detect text with Rekognition DetectText")
+    enable_moderation: bool = knob(True, "Detect unsafe content with Rekognition DetectModerationLabels")
+    skip_location_if_flagged: bool = knob(False, "Skip the Bedrock call for images moderation flagged")
     # Bedrock (location)
-    bedrock_model_id: str = DEFAULT_MODEL_ID
-    bedrock_max_tokens: int = 400
-    bedrock_temperature: float = 0.0
-    bedrock_max_edge: int = 1024
+    bedrock_model_id: str = knob(
+        DEFAULT_MODEL_ID,
+        "Bedrock model id or inference profile id for location (IAM allows this model only)",
+    )
+    bedrock_max_tokens: int = knob(400, "Maximum output tokens per Bedrock call")
+    bedrock_temperature: float = knob(
+        0.0,
+        "Sampling temperature for the Bedrock call (0 = most deterministic)",
+    )
+    bedrock_max_edge: int = knob(1024, "Long edge in pixels of the rendition sent to Bedrock")
     # Rekognition thresholds and rendition
-    labels_max: int = 10
-    labels_min_confidence: float = 75.0
-    text_min_confidence: float = 80.0
-    moderation_min_confidence: float = 60.0
-    rekognition_max_edge: int = 2048
+    labels_max: int = knob(10, "Most labels kept per image")
+    labels_min_confidence: float = knob(75.0, "Lowest confidence (%) for a label to be kept")
+    text_min_confidence: float = knob(80.0, "Lowest confidence (%) for detected text to be kept")
+    moderation_min_confidence: float = knob(
+        60.0,
+        "Lowest confidence (%) for a moderation label (flags the image)",
+    )
+    rekognition_max_edge: int = knob(2048, "Long edge in pixels of the rendition sent to Rekognition")
     # Input limits
-    max_image_bytes: int = 50 * 1024 * 1024
-    max_image_pixels: int = 100_000_000
-    min_image_edge: int = 16  # shorter side below this: refused; above: enlarged for Rekognition
+    max_image_bytes: int = knob(
+        50 * 1024 * 1024,
+        "Objects larger than this are rejected without being downloaded",
+    )
+    max_image_pixels: int = knob(
+        100_000_000,
+        "Images with more pixels are rejected (decompression-bomb guard)",
+    )
+    min_image_edge: int = knob(
+        16,
+        "Images whose shorter side is below this are refused (too_small); smaller-than-80 px images "
+        "above it are enlarged for Rekognition (at most 5x at 16)",
+    )
     # Client behaviour
-    max_attempts: int = 3
-    connect_timeout_s: float = 3.0
-    bedrock_read_timeout_s: float = 30.0
-    rekognition_read_timeout_s: float = 10.0
-    retry_delay_s: int = 10
-    claim_timeout_s: int = 300
-    content_cache_days: int = 90
+    max_attempts: int = knob(3, "Attempts per AWS call, including the first (retries use backoff)")
+    connect_timeout_s: float = knob(3.0, "Connect timeout in seconds for AWS calls")
+    bedrock_read_timeout_s: float = knob(30.0, "Read timeout in seconds for a Bedrock call")
+    rekognition_read_timeout_s: float = knob(10.0, "Read timeout in seconds for a Rekognition call")
+    retry_delay_s: int = knob(
+        10,
+        "Seconds before a transiently failed image is retried; doubles with each receive (at most 15 min)",
+    )
+    claim_timeout_s: int = knob(
+        300,
+        "Seconds a claim on an image lasts before another invocation may take over (the stack sets "
+        "timeout_s + 60; not a knob)",
+    )
+    content_cache_days: int = knob(
+        90,
+        "Days an analysis is reused for an identical upload (then expires by TTL)",
+    )
     # Prices used for the cost estimate (USD); keep them current in configuration, not in code
-    price_rekognition_image_usd: float = 0.001
-    price_bedrock_input_mtok_usd: float = 3.0
-    price_bedrock_output_mtok_usd: float = 15.0
+    price_rekognition_image_usd: float = knob(
+        0.001,
+        "USD per Rekognition image API call, for the estimated-cost metric",
+    )
+    price_bedrock_input_mtok_usd: float = knob(
+        3.0,
+        "USD per million Bedrock input tokens, for the estimated-cost metric",
+    )
+    price_bedrock_output_mtok_usd: float = knob(
+        15.0,
+        "USD per million Bedrock output tokens, for the estimated-cost metric",
+    )
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -80,10 +132,10 @@ class Settings:
         """Parse `environ` (default: os.environ). Unknown variables are ignored."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            name = env_name(field.name)
+        for spec in fields(cls):
+            name = env_name(spec.name)
             if name in env:
-                values[field.name] = _parse(name, env[name], field.type)
+                values[spec.name] = _parse(name, env[name], spec.type)
         if "results_table" not in values:
             raise SettingsError(f"{env_name('results_table')} is required (the DynamoDB results table name)")
         return cls(**values)
