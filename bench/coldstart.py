@@ -103,8 +103,9 @@ def _prime_bytecode(prefix: Path, bundled: list[str]) -> None:
 def first_use_child(image: str) -> dict[str, Any]:
     """What the first invocation pays after the import: clients, first preparation, geocoder data."""
     import image_analysis.handler  # noqa: F401 - imported first, as Lambda's init does
-    from image_analysis import geo, imaging
-    from image_analysis.clients import build_runtime
+    from image_analysis.imaging import geo
+    from image_analysis.imaging.prepare import prepare
+    from image_analysis.runtime import build_runtime
     from image_analysis.settings import Settings
 
     costs: dict[str, float] = {}
@@ -120,8 +121,8 @@ def first_use_child(image: str) -> dict[str, Any]:
     settings = runtime.settings
     data = Path(image).read_bytes()
     limits = common.limits(settings)
-    timed("first `prepare` (12 MP JPEG)", lambda: imaging.prepare(data, limits))
-    timed("second `prepare`, same picture (warm)", lambda: imaging.prepare(data, limits))
+    timed("first `prepare` (12 MP JPEG)", lambda: prepare(data, limits))
+    timed("second `prepare`, same picture (warm)", lambda: prepare(data, limits))
     import_tz = "time-zone polygons (`import tzfpy` + first lookup)"
     timed(import_tz, lambda: __import__("tzfpy").get_tz(2.29, 48.85))
     timed("IANA zone tables (`geo._zone_tables`)", geo._zone_tables)

@@ -206,9 +206,9 @@ def camera_jpeg(size: tuple[int, int]) -> Path:
 
 def limits(settings: Any) -> Any:
     """The preparation limits the pipeline derives from its settings."""
-    from image_analysis import imaging
+    from image_analysis.imaging.prepare import Limits
 
-    return imaging.Limits(
+    return Limits(
         max_pixels=settings.max_image_pixels,
         min_edge=settings.min_image_edge,
         bedrock_max_edge=settings.bedrock_max_edge,
@@ -394,7 +394,7 @@ class Store:
         return cls(s3=s3, bucket=name, table=name)
 
     def upload(self, key: str, data: bytes) -> Any:
-        from image_analysis.intake import CREATED, S3Event
+        from image_analysis.domain.intake import CREATED, S3Event
 
         put = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
         return S3Event(CREATED, self.bucket, key, put.get("VersionId"), put["ETag"].strip('"'), len(data))

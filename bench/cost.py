@@ -73,8 +73,8 @@ def _calls(double: common.DoubleControl, since: int) -> tuple[Counter[str], int]
 
 
 def _measure(double: common.DoubleControl, options: Options) -> dict[str, Any]:
-    from image_analysis.clients import build_runtime
     from image_analysis.pipeline import handle_event
+    from image_analysis.runtime import build_runtime
     from image_analysis.settings import Settings
 
     store = common.Store.create("imgpipe-bench-cost")

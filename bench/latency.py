@@ -57,9 +57,9 @@ def run(options: Options) -> dict[str, Any]:
 
 
 def _measure(sources: dict[str, Path], rounds: int) -> dict[str, Any]:
-    from image_analysis import imaging
-    from image_analysis.clients import build_runtime
+    from image_analysis.imaging.prepare import prepare
     from image_analysis.pipeline import handle_event
+    from image_analysis.runtime import build_runtime
     from image_analysis.settings import Settings
 
     store = common.Store.create("imgpipe-bench-latency")
@@ -87,7 +87,7 @@ def _measure(sources: dict[str, Path], rounds: int) -> dict[str, Any]:
 
             def prepare_only(_round: int, base: bytes = base) -> float:
                 start = time.perf_counter()
-                imaging.prepare(base, common.limits(settings))
+                prepare(base, common.limits(settings))
                 return time.perf_counter() - start
 
             source = store.upload(f"images/latency/{label.replace(' ', '-')}/source.jpg", base)

@@ -67,11 +67,11 @@ def _rgba_png(size: tuple[int, int]) -> bytes:
 
 
 def _pipeline_prepare() -> Any:
-    from image_analysis import imaging
+    from image_analysis.imaging.prepare import prepare
     from image_analysis.settings import Settings
 
     limits = common.limits(Settings(results_table="bench"))  # the defaults
-    return lambda data: imaging.prepare(data, limits)
+    return lambda data: prepare(data, limits)
 
 
 def _naive_prepare() -> Any:
@@ -90,7 +90,7 @@ def _naive_prepare() -> Any:
 def child(contender: str, path: str, iterations: int) -> dict[str, Any]:
     """In a fresh interpreter: peak RSS increase of the first run, then the time of every run."""
     import PIL.Image  # noqa: F401 - both contenders start from the same imports
-    from image_analysis import imaging  # noqa: F401
+    from image_analysis.imaging import prepare  # noqa: F401
 
     work = {"pipeline": _pipeline_prepare, "naive": _naive_prepare}[contender]()
     data = Path(path).read_bytes()
@@ -167,9 +167,9 @@ def profile_child(path: str) -> dict[str, Any]:
     }
     for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
         cumulative = row[3]
-        if function == "prepare" and filename.endswith("imaging.py"):
+        if function == "prepare" and filename.endswith("imaging/prepare.py"):
             total = cumulative
-        elif function in wanted and filename.endswith("imaging.py"):
+        elif function in wanted and filename.endswith("imaging/prepare.py"):
             # _fit and _encode_jpeg may recurse; cProfile's cumulative time already avoids double counts.
             parts[wanted[function]] = parts.get(wanted[function], 0.0) + cumulative
     from PIL import Image

@@ -115,14 +115,14 @@ def _changes(measured: list[tuple[Any, dict[str, Any]]]) -> list[str]:
     advice: list[str] = []
     if missed.get("prep"):
         advice += [
-            "* **Preparation throughput** (`imaging.py`): the profile above shows the split. The Bedrock",
+            "* **Preparation throughput** (`imaging/`): the profile above shows the split. The Bedrock",
             "  rendition is a further LANCZOS downscale of the Rekognition one; a cheaper filter there",
             "  (BICUBIC, or `Image.reduce` where the factor is an integer) costs little quality at 1024 px,",
             "  and a smaller draft scale (the largest lever) trades Rekognition rendition size for time.",
         ]
     if missed.get("latency"):
         advice += [
-            "* **Per-image latency for large pictures** (`pipeline.py`, `analysis.py`, `imaging.py`): every",
+            "* **Per-image latency for large pictures** (`pipeline.py`, `analysis.py`, `imaging/`): every",
             "  call waits for the whole `prepare`, and the S3 read and DynamoDB claim come before it.",
             "  Bedrock is the slowest call and needs only the 1024 px rendition: make that one first from",
             "  the draft-decoded image and submit the Bedrock call, then encode the Rekognition rendition",

@@ -7,8 +7,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from image_analysis.imaging import ACCEPTED_FORMATS  # also registers pillow-heif's HEIC/HEIF opener
-from image_analysis.keys import KeyLayout
+from image_analysis.domain.keys import KeyLayout
+from image_analysis.imaging.prepare import ACCEPTED_FORMATS  # also registers pillow-heif's HEIC/HEIF opener
 from PIL import Image, UnidentifiedImageError
 
 CHUNK = 1024 * 1024

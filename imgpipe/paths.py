@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from image_analysis.keys import is_plain_relative
+from image_analysis.domain.keys import is_plain_relative
 
 MAX_NAME_BYTES = 255  # a file or folder name on Linux and macOS file systems
 

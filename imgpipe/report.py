@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from string import Template
 
-from image_analysis.models import Box, ImageResult, Place
+from image_analysis.domain.models import Box, ImageResult, ModerationLabel, Place
+from image_analysis.domain.states import FINAL_STATUSES, AnalysisStatus
 from PIL import Image, ImageOps
 
 TOP_LABELS = 10  # most common labels listed at the top
 CARD_LABELS = 5  # labels per image in the Markdown summary
-STATUSES = ("complete", "partial", "failed")
+STATUSES = FINAL_STATUSES  # complete, partial, failed
 STAGE_RATIO = 4 / 3  # every card's picture area; the thumbnail is fitted inside it
 LABEL_BOX_COLOUR = "#ff2e97"
 TEXT_BOX_COLOUR = "#00d2ff"
@@ -142,13 +143,13 @@ def _place_name(place: Place) -> str:
 def status_detail(result: ImageResult) -> str | None:
     """Why an image failed, or which analyses failed for a partial result."""
     if result.error:
-        message = result.error.get("message") or "unknown error"
-        code = result.error.get("code")
+        message = result.error.message or "unknown error"
+        code = result.error.code
         return f"{message} ({code})" if code else message
     failed = [
         f"{name} failed" + (f" ({outcome.reason})" if outcome.reason else "")
         for name, outcome in sorted(result.analyses.outcomes.items())
-        if outcome.status == "failed"
+        if outcome.status == AnalysisStatus.FAILED
     ]
     return "; ".join(failed) or None
 
@@ -163,10 +164,8 @@ def moderation_text(result: ImageResult) -> str:
     return f"flagged ({names})" if names else "flagged"
 
 
-def _moderation_label(item: dict[str, object]) -> str:
-    confidence = item.get("confidence")
-    suffix = f" {confidence:.1f}%" if isinstance(confidence, int | float) else ""
-    return f"{item.get('name', '?')}{suffix}"
+def _moderation_label(item: ModerationLabel) -> str:
+    return f"{item.name} {item.confidence:.1f}%"
 
 
 def _labels_by_confidence(result: ImageResult) -> list[tuple[str, float]]:

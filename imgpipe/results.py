@@ -1,4 +1,4 @@
-"""Reading analysis records through the table's keys and indexes (image_analysis.table): never a Scan."""
+"""Reading analysis records through the table's keys and indexes (image_analysis.domain.table): no Scan."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from image_analysis import table as t
-from image_analysis.results_table import from_item
+from image_analysis.adapters.dynamodb import from_item
+from image_analysis.domain import table as t
+from image_analysis.domain.states import ALL_STATUSES
 
 from .target import Target
 
@@ -143,7 +144,7 @@ def count_index(target: Target, index: t.Index, partition: str) -> int:
 
 def has_records(target: Target) -> bool:
     """Whether the table holds any image record (one short Query per status)."""
-    for status in t.ALL_STATUSES:
+    for status in ALL_STATUSES:
         response = target.dynamodb.query(
             TableName=target.table,
             IndexName=t.BY_STATUS.name,

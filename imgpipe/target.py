@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from image_analysis.keys import KeyLayout
+from image_analysis.domain.keys import KeyLayout
 from image_analysis.settings import Settings
 from rich.console import Console
 

@@ -1,7 +1,7 @@
 """Monitoring: an encrypted alarm topic, the alarms, and a dashboard.
 
 The function's own metrics are published by Powertools in telemetry.METRICS_NAMESPACE with the
-dimension `service` = telemetry.SERVICE_NAME; their names come from `image_analysis.telemetry`, the
+dimension `service` = telemetry.SERVICE_NAME; their names come from `image_analysis.domain.telemetry`, the
 module the function publishes with.
 
 Every alarm is named `<stack name>.<alarm>` (alarm_name_prefix): the topic and key policies let
@@ -25,7 +25,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from image_analysis import telemetry
+from image_analysis.domain import telemetry
 
 from .config import StackConfig
 

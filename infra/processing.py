@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from image_analysis import telemetry
+from image_analysis.domain import telemetry
 from image_analysis.settings import Settings
 
 from .bundling import HANDLER, function_code

@@ -1,6 +1,6 @@
 """Storage: the image bucket, its access-log bucket, and the results table.
 
-The table's keys, indexes and TTL attribute come from `image_analysis.table`, the module the Lambda
+The table's keys, indexes and TTL attribute come from `image_analysis.domain.table`, the module the Lambda
 writes with, so the two cannot disagree.
 """
 
@@ -12,7 +12,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-from image_analysis import table as design
+from image_analysis.domain import table as design
 
 from .config import StackConfig
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from image_analysis.clients import build_runtime
-from image_analysis.pipeline import Runtime
+from image_analysis.runtime import Runtime, build_runtime
 from image_analysis.settings import Settings
 from moto.server import ThreadedMotoServer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from image_analysis import table as t
+from image_analysis.domain import table as t
 
 
 def create_results_table(dynamodb: Any, name: str) -> None:

@@ -1,7 +1,7 @@
 """`imgpipe backfill [PREFIX]`: send images already in the bucket through the pipeline.
 
 S3 event notifications fire for new uploads only; backfill lists the bucket and enqueues the same
-S3 event shape (eventName `imgpipe:Backfill`, see image_analysis.intake). Without --force, an image
+S3 event shape (eventName `imgpipe:Backfill`, see image_analysis.domain.intake). Without --force, an image
 whose record is final for its current object version is skipped; with --force every image is
 reprocessed (after a model or threshold change) and the content cache is bypassed.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from image_analysis import table as t
-from image_analysis.intake import BACKFILL_EVENT
+from image_analysis.domain.intake import BACKFILL_EVENT
+from image_analysis.domain.states import FINAL_STATUSES
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -202,7 +202,7 @@ def _plan(target: Target, page: list[Listed], force: bool, status: Console) -> l
             record = records.get(listed.key)
             if record is None:
                 work.append(Work(listed.key, listed.etag, listed.size, None, None))
-            elif force or record.get("status") not in t.FINAL_STATUSES:
+            elif force or record.get("status") not in FINAL_STATUSES:
                 work.append(Work(listed.key, listed.etag, listed.size, None, record.get("updated_at")))
             elif record.get("version_tag") != listed.etag:
                 to_check.append((listed, record))  # versioned bucket: the record names a version id
@@ -224,7 +224,7 @@ def _plan(target: Target, page: list[Listed], force: bool, status: Console) -> l
 
 
 def message(bucket: str, work: Work, force: bool) -> str:
-    """An S3 event notification (one record) as image_analysis.intake.parse_body reads it."""
+    """An S3 event notification (one record) as image_analysis.domain.intake.parse_body reads it."""
     obj: dict[str, Any] = {"key": quote_plus(work.key, safe="/"), "size": work.size, "eTag": work.etag}
     if work.version_id:
         obj["versionId"] = work.version_id

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from image_analysis import table as t
+from image_analysis.domain.states import FINAL_STATUSES
 from rich.console import Console
 
 from ..local.runner import Accounting, wait_for
@@ -55,7 +55,7 @@ def describe_accounting(accounting: Accounting) -> tuple[str, bool]:
     statuses = Counter(
         record["status"] for key, record in accounting.final.items() if key in accounting.uploaded
     )
-    parts = [f"{statuses.get(s, 0)} {s}" for s in t.FINAL_STATUSES]
+    parts = [f"{statuses.get(s, 0)} {s}" for s in FINAL_STATUSES]
     dead = len(accounting.dead_letters & set(accounting.uploaded))
     line = f"Analysed {sum(statuses.values())} image(s): " + ", ".join(parts)
     if dead:

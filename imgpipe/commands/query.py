@@ -1,6 +1,6 @@
 """`imgpipe query`: answer analysts' questions from the results table (keys and indexes, never a Scan).
 
-Access paths (image_analysis.table): --key is a GetItem; --label reads the by-label index (best
+Access paths (image_analysis.domain.table): --key is a GetItem; --label reads the by-label index (best
 confidence first); --flagged the sparse flagged index; --status, --since/--until the by-status index
 (its sort key starts with the record's ISO time). --text has no index of its own: it Queries the
 by-status partitions of the final statuses with a filter on the lower-cased text, so it reads the
@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
 
-from image_analysis import table as t
+from image_analysis.domain import table as t
+from image_analysis.domain.states import ALL_STATUSES, FINAL_STATUSES
 from rich.console import Console
 from rich.table import Table
 
@@ -60,7 +61,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--label", help="images with this label (or a parent of it), best confidence first")
     parser.add_argument("--text", help="images whose detected text contains this (case-insensitive)")
     parser.add_argument("--flagged", action="store_true", help="images moderation flagged")
-    parser.add_argument("--status", choices=t.ALL_STATUSES, help="images with this status")
+    parser.add_argument("--status", choices=[s.value for s in ALL_STATUSES], help="images with this status")
     parser.add_argument("--since", type=iso_bound, help="analysed at or after (ISO date or time, UTC)")
     parser.add_argument(
         "--until", type=iso_bound, help="analysed at or before (inclusive: a date is all of it)"
@@ -133,7 +134,7 @@ def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
         if c.status:
             statuses: tuple[str, ...] = (c.status,)
         else:
-            statuses = t.FINAL_STATUSES if c.text else t.ALL_STATUSES
+            statuses = FINAL_STATUSES if c.text else ALL_STATUSES
         streams = [
             filter(c.accepts, query_index(target, t.BY_STATUS, t.status_pk(s), times=c.times, text=c.text))
             for s in statuses

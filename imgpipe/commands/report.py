@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
-from image_analysis import table as t
-from image_analysis.models import ImageInfo, ImageResult
+from image_analysis.domain import table as t
+from image_analysis.domain.models import ImageError, ImageInfo, ImageResult
+from image_analysis.domain.states import FINAL_STATUSES, ImageStatus
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         prefix = target.layout.input_prefix + args.prefix.lstrip("/")
         records = [
             r
-            for status_name in t.FINAL_STATUSES
+            for status_name in FINAL_STATUSES
             for r in query_index(
                 target, t.BY_STATUS, t.status_pk(status_name), times=TimeRange(args.since, args.until)
             )
@@ -114,7 +115,7 @@ def _result(target: Target, record: dict[str, Any]) -> ImageResult:
     document = _get(target, record["result_key"]) if record.get("result_key") else None
     if document is not None:
         return ImageResult.from_dict(json.loads(document))
-    error = {"code": record.get("error_code") or "", "message": record.get("error_message") or ""}
+    error = ImageError(code=record.get("error_code") or "", message=record.get("error_message") or "")
     return ImageResult(
         image=ImageInfo(
             bucket=record.get("bucket") or target.bucket,
@@ -124,7 +125,7 @@ def _result(target: Target, record: dict[str, Any]) -> ImageResult:
             size_bytes=int(record.get("size_bytes") or 0),
             sha256=record.get("sha256"),
         ),
-        status=record["status"],
+        status=ImageStatus(record["status"]),
         processed_at=record.get("processed_at") or record.get("updated_at") or "",
         settings_fingerprint=record.get("settings_fingerprint") or "",
         error=error if record.get("error_code") else None,

@@ -6,7 +6,8 @@ import argparse
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from image_analysis import table as t
+from image_analysis.domain import table as t
+from image_analysis.domain.states import ALL_STATUSES, FINAL_STATUSES
 from rich.console import Console
 from rich.table import Table
 
@@ -57,10 +58,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def gather(target: Target) -> Stats:
-    statuses = {status: count_index(target, t.BY_STATUS, t.status_pk(status)) for status in t.ALL_STATUSES}
+    statuses: dict[str, int] = {
+        status: count_index(target, t.BY_STATUS, t.status_pk(status)) for status in ALL_STATUSES
+    }
     input_tokens = output_tokens = 0
     cost = 0.0
-    for status in t.FINAL_STATUSES:
+    for status in FINAL_STATUSES:
         for record in query_index(target, t.BY_STATUS, t.status_pk(status), attributes=COST_ATTRIBUTES):
             input_tokens += int(record.get("input_tokens") or 0)
             output_tokens += int(record.get("output_tokens") or 0)

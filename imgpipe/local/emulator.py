@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from image_analysis import table as t
+from image_analysis.domain import table as t
 from moto.server import ThreadedMotoServer
 
 from .stackspec import LOCAL_REGION, StackSpec, arn, physical_name, queue_url

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
-from image_analysis import table as t
-from image_analysis.intake import MalformedMessage, parse_body
-from image_analysis.results_table import from_item
+from image_analysis.adapters.dynamodb import from_item
+from image_analysis.domain import table as t
+from image_analysis.domain.intake import MalformedMessage, parse_body
+from image_analysis.domain.states import FINAL_STATUSES
 from image_analysis.settings import Settings, env_name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -222,7 +223,7 @@ def _already_there(stack: LocalStack, key: str, data: bytes) -> bool:
     item = stack.dynamodb.get_item(
         TableName=stack.table, Key={"pk": {"S": t.image_pk(key)}, "sk": {"S": t.RESULT_SK}}
     )
-    return item.get("Item", {}).get("status", {}).get("S") in t.FINAL_STATUSES
+    return item.get("Item", {}).get("status", {}).get("S") in FINAL_STATUSES
 
 
 def wait_for(
@@ -281,7 +282,7 @@ def _finished(record: dict[str, Any] | None, version_tag: str | None, updated_be
 def final_records(stack: Pipeline, settings: Settings) -> dict[str, dict[str, Any]]:
     """Finished images by key, read through the by-status index (never a Scan)."""
     found: dict[str, dict[str, Any]] = {}
-    for status in t.FINAL_STATUSES:
+    for status in FINAL_STATUSES:
         pages = stack.dynamodb.get_paginator("query").paginate(
             TableName=stack.table,
             IndexName=t.BY_STATUS.name,

@@ -14,7 +14,7 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STAMP = ".imgpipe-synth.json"  # what the template in outdir was synthesized from
 # Everything the template depends on besides the context (bundling is skipped: handler code is not).
-SOURCES = ("app.py", "cdk.json", "infra/**/*.py", "lambdas/image_analysis/*.py")
+SOURCES = ("app.py", "cdk.json", "infra/**/*.py", "lambdas/image_analysis/**/*.py")
 
 
 class SynthError(RuntimeError):

@@ -1,4 +1,5 @@
-"""Run the switched-on analyses of one prepared image concurrently.
+"""The analyses of one prepared image, run concurrently: where a new analysis is wired in (its switch,
+its call on an adapter, its outcome), and the fingerprint of the settings that shape them.
 
 An image costs about its slowest call, not the sum. A call that fails permanently leaves the others
 standing (the image becomes partial); a transient or configuration failure is re-raised after every
@@ -7,65 +8,72 @@ call has finished, so the message is retried as a whole.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from concurrent.futures import Future
+from dataclasses import asdict, replace
 from typing import Any
 
-from . import bedrock, geo, rekognition
-from .errors import AnalysisFailed, ConfigurationError, TransientError
-from .exif_gps import GpsFix
-from .imaging import PreparedImage
-from .models import Analyses, AnalysisOutcome, Cost, Gps, Label, Location, TextLine
-from .renditions import Rendition, box_in_picture
+from .domain.errors import AnalysisFailed, ConfigurationError, TransientError
+from .domain.models import (
+    SCHEMA_VERSION,
+    Analyses,
+    AnalysisOutcome,
+    Cost,
+    Gps,
+    GpsFix,
+    Label,
+    Location,
+    TextLine,
+)
+from .domain.states import AnalysisStatus
+from .imaging import geo
+from .imaging.prepare import PreparedImage
+from .imaging.renditions import Rendition, box_in_picture
+from .runtime import Runtime
 from .settings import Settings
 
-OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 REKOGNITION_ANALYSES = ("labels", "text", "moderation")
+# Settings whose names start so (timeouts aside) change what an analysis finds: see analysis_fingerprint.
+ANALYSIS_SETTING_PREFIXES = ("enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_")
 
 
-@dataclass(frozen=True)
-class AiClients:
-    bedrock: Any
-    rekognition: Any
-
-
-def analyse(prepared: PreparedImage, settings: Settings, clients: AiClients, executor: Executor) -> Analyses:
+def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
+    settings, executor = rt.settings, rt.executor
     gps = _gps(prepared, settings)
     rek_bytes = prepared.rekognition.data
-    rek = clients.rekognition
+    rek = rt.rekognition
     calls: dict[str, Callable[[], Any]] = {}
     on_picture = prepared.rekognition
     if settings.enable_labels:
         calls["labels"] = lambda: _labels_on_picture(
-            rekognition.detect_labels(rek, rek_bytes, settings.labels_max, settings.labels_min_confidence),
+            rek.detect_labels(rek_bytes, settings.labels_max, settings.labels_min_confidence),
             on_picture,
         )
     if settings.enable_text:
         calls["text"] = lambda: _text_on_picture(
-            rekognition.detect_text(rek, rek_bytes, settings.text_min_confidence), on_picture
+            rek.detect_text(rek_bytes, settings.text_min_confidence), on_picture
         )
     if settings.enable_moderation:
-        calls["moderation"] = lambda: rekognition.detect_moderation(
-            rek, rek_bytes, settings.moderation_min_confidence
-        )
+        calls["moderation"] = lambda: rek.detect_moderation(rek_bytes, settings.moderation_min_confidence)
     gate_on_moderation = settings.skip_location_if_flagged and settings.enable_moderation
     if settings.enable_location and not gate_on_moderation:
-        calls["location"] = _locate_call(prepared, settings, clients, gps)
+        calls["location"] = _locate_call(prepared, rt, gps)
     futures = {name: executor.submit(_timed, call) for name, call in calls.items()}
     results = {name: _settle(future) for name, future in futures.items()}
     if settings.enable_location and gate_on_moderation:
         moderation = results["moderation"][0]
         if moderation is not None and moderation.flagged:
-            results["location"] = (None, AnalysisOutcome(SKIPPED, "flagged by moderation"))
+            results["location"] = (None, AnalysisOutcome(AnalysisStatus.SKIPPED, "flagged by moderation"))
         else:
-            futures["location"] = executor.submit(_timed, _locate_call(prepared, settings, clients, gps))
+            futures["location"] = executor.submit(_timed, _locate_call(prepared, rt, gps))
             results["location"] = _settle(futures["location"])
     _raise_retryable(futures)
     outcomes = {name: outcome for name, (_, outcome) in results.items()}
     for name in ("location", *REKOGNITION_ANALYSES):
-        outcomes.setdefault(name, AnalysisOutcome(SKIPPED, "switched off"))
+        outcomes.setdefault(name, AnalysisOutcome(AnalysisStatus.SKIPPED, "switched off"))
     outcomes["gps"] = _gps_outcome(prepared, settings, gps)
     value = {name: result for name, (result, _) in results.items()}
     return Analyses(
@@ -76,6 +84,23 @@ def analyse(prepared: PreparedImage, settings: Settings, clients: AiClients, exe
         moderation=value.get("moderation"),
         outcomes=outcomes,
     )
+
+
+def analysis_fingerprint(settings: Settings) -> str:
+    """Hash of everything that changes an analysis' outcome.
+
+    Results cached by content are reused only under the same fingerprint, and a record made under
+    another fingerprint is stale (a model or threshold change), which backfill can find.
+    """
+    relevant = {
+        k: v
+        for k, v in asdict(settings).items()
+        if (k.startswith(ANALYSIS_SETTING_PREFIXES) or k == "skip_location_if_flagged")
+        and not k.endswith("_timeout_s")  # how long a client waits changes no answer
+    }
+    relevant["schema_version"] = SCHEMA_VERSION
+    digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+    return digest[:16]
 
 
 def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
@@ -99,7 +124,7 @@ def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
 
 def _ran(analyses: Analyses, name: str) -> bool:
     outcome = analyses.outcomes.get(name)
-    return outcome is not None and outcome.status == OK
+    return outcome is not None and outcome.status == AnalysisStatus.OK
 
 
 def _labels_on_picture(labels: list[Label], rendition: Rendition) -> list[Label]:
@@ -118,11 +143,9 @@ def _text_on_picture(lines: list[TextLine], rendition: Rendition) -> list[TextLi
     return [replace(line, box=box_in_picture(line.box, rendition) if line.box else None) for line in lines]
 
 
-def _locate_call(
-    prepared: PreparedImage, settings: Settings, clients: AiClients, gps: Gps | None
-) -> Callable[[], Location]:
-    return lambda: bedrock.locate(
-        clients.bedrock,
+def _locate_call(prepared: PreparedImage, rt: Runtime, gps: Gps | None) -> Callable[[], Location]:
+    settings = rt.settings
+    return lambda: rt.bedrock.locate(
         prepared.bedrock,
         model_id=settings.bedrock_model_id,
         max_tokens=settings.bedrock_max_tokens,
@@ -145,12 +168,12 @@ def placed_gps(fix: GpsFix | None, settings: Settings) -> Gps | None:
 
 def _gps_outcome(prepared: PreparedImage, settings: Settings, gps: Gps | None) -> AnalysisOutcome:
     if not settings.enable_gps:
-        return AnalysisOutcome(SKIPPED, "switched off")
+        return AnalysisOutcome(AnalysisStatus.SKIPPED, "switched off")
     if gps is None:
-        return AnalysisOutcome(SKIPPED, "no GPS in the image's EXIF")
+        return AnalysisOutcome(AnalysisStatus.SKIPPED, "no GPS in the image's EXIF")
     if gps.place is None:
-        return AnalysisOutcome(OK, "no town within range of the coordinates")
-    return AnalysisOutcome(OK)
+        return AnalysisOutcome(AnalysisStatus.OK, "no town within range of the coordinates")
+    return AnalysisOutcome(AnalysisStatus.OK)
 
 
 def _timed(call: Callable[[], Any]) -> tuple[Any, int]:
@@ -164,10 +187,10 @@ def _settle(future: Future[tuple[Any, int]]) -> tuple[Any, AnalysisOutcome]:
     try:
         value, latency_ms = future.result()
     except AnalysisFailed as exc:
-        return None, AnalysisOutcome(FAILED, exc.message)
+        return None, AnalysisOutcome(AnalysisStatus.FAILED, exc.message)
     except (TransientError, ConfigurationError):
-        return None, AnalysisOutcome(FAILED, "retryable")
-    return value, AnalysisOutcome(OK, latency_ms=latency_ms)
+        return None, AnalysisOutcome(AnalysisStatus.FAILED, "retryable")
+    return value, AnalysisOutcome(AnalysisStatus.OK, latency_ms=latency_ms)
 
 
 def _raise_retryable(futures: dict[str, Future[tuple[Any, int]]]) -> None:

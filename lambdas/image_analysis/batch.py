@@ -5,24 +5,30 @@ transient errors, misconfiguration and malformed messages. Bad images are record
 
 Failing records never make the invocation fail (`raise_on_entire_batch_failure=False`), so the
 function's Errors metric counts crashes and timeouts only. A record that failed transiently, or was not
-started because too little time was left, comes back after a short back-off (its visibility is changed;
-see redelivery.py) instead of after the queue's whole visibility timeout.
+started because too little time was left, comes back after a short back-off (Backoff, below) instead
+of after the queue's whole visibility timeout.
 """
 
 from __future__ import annotations
 
+import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from . import telemetry as names
-from .errors import ConfigurationError, DeadlineNear, TransientError
-from .intake import MalformedMessage, parse_body
+from .adapters.sqs import Sqs
+from .domain import telemetry as names
+from .domain.errors import ConfigurationError, DeadlineNear, PipelineError, TransientError
+from .domain.intake import MalformedMessage, S3Event, parse_body
+from .domain.states import EventOutcome
 from .observability import count, logger, record_result, tracer
-from .pipeline import DUPLICATE, Runtime, handle_event
-from .redelivery import Backoff
+from .pipeline import handle_event
+from .runtime import Runtime
+
+MAX_DELAY_S = 900  # 15 minutes: beyond that, the queue's own visibility timeout is as good
 
 
 def process_batch(event: dict[str, Any], context: Any, rt: Runtime) -> dict[str, Any]:
@@ -75,7 +81,7 @@ class _Batch:
 
 
 @tracer.capture_method
-def _handle_event(event: Any, rt: Runtime) -> None:
+def _handle_event(event: S3Event, rt: Runtime) -> None:
     started = time.perf_counter()
     try:
         outcome, result = handle_event(event, rt)
@@ -90,6 +96,48 @@ def _handle_event(event: Any, rt: Runtime) -> None:
     if result is not None:
         record_result(result, (time.perf_counter() - started) * 1000)
         return
-    if outcome == DUPLICATE:
+    if outcome == EventOutcome.DUPLICATE:
         count(names.DUPLICATE_DELIVERIES)
     logger.info("event handled without analysis", outcome=outcome, event_kind=event.kind)
+
+
+class Backoff:
+    """Brings a failed message back after a short, growing back-off.
+
+    With a partial batch response, Lambda leaves a failed message on the queue, where it reappears only
+    when the queue's visibility timeout (six times the function timeout) runs out. For a throttled call
+    that is far too long: the image waits half an hour and trips the oldest-message alarm. Changing the
+    message's visibility brings it back after RETRY_DELAY_S, doubling with each receive. This collects
+    the records of one batch that should come back soon, then changes their visibility.
+    """
+
+    def __init__(self, sqs: Sqs, base_s: int) -> None:
+        self._sqs = sqs
+        self._base_s = base_s
+        self._pending: list[tuple[str, str, int]] = []  # (queue ARN, receipt handle, delay)
+
+    def schedule(self, record: SQSRecord) -> None:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        self._pending.append(
+            (record.event_source_arn, record.receipt_handle, delay_s(self._base_s, receives))
+        )
+
+    def apply(self) -> None:
+        """Best effort: a message whose visibility cannot be changed still comes back, only later."""
+        urls: dict[str, str] = {}
+        for arn, receipt_handle, delay in self._pending:
+            try:
+                if arn not in urls:
+                    urls[arn] = self._sqs.queue_url(arn)
+                self._sqs.change_visibility(urls[arn], receipt_handle, delay)
+            except (PipelineError, ValueError) as exc:
+                logger.warning(
+                    "could not shorten the retry delay; the queue's timeout applies", reason=str(exc)
+                )
+        self._pending.clear()
+
+
+def delay_s(base_s: int, receive_count: int, jitter: Callable[[], float] = random.random) -> int:
+    """base × 2^(receives - 1), capped, with ±20 % jitter so throttled images do not return together."""
+    exponential = min(MAX_DELAY_S, base_s << min(max(0, receive_count - 1), 20))
+    return max(1, min(MAX_DELAY_S, round(exponential * (0.8 + 0.4 * jitter()))))

@@ -8,9 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .batch import process_batch
-from .clients import build_runtime
 from .observability import logger, metrics, tracer
-from .pipeline import Runtime
+from .runtime import Runtime, build_runtime
 from .settings import Settings
 
 

@@ -3,20 +3,23 @@ expects) and records what happened to each image."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import telemetry as names
-from .models import ImageResult
+from .domain import telemetry as names
+from .domain.models import ImageResult
+from .domain.states import AnalysisStatus, ImageStatus
 
 logger = Logger(service=names.SERVICE_NAME)
 tracer = Tracer(service=names.SERVICE_NAME)
 metrics = Metrics(namespace=names.METRICS_NAMESPACE, service=names.SERVICE_NAME)
 
 _STATUS_METRIC = {
-    "complete": names.IMAGES_COMPLETE,
-    "partial": names.IMAGES_PARTIAL,
-    "failed": names.IMAGES_FAILED,
+    ImageStatus.COMPLETE: names.IMAGES_COMPLETE,
+    ImageStatus.PARTIAL: names.IMAGES_PARTIAL,
+    ImageStatus.FAILED: names.IMAGES_FAILED,
 }
 
 
@@ -38,12 +41,14 @@ def record_result(result: ImageResult, elapsed_ms: float) -> None:
         metrics.add_metric(name=names.BEDROCK_INPUT_TOKENS, unit=MetricUnit.Count, value=cost.input_tokens)
         metrics.add_metric(name=names.BEDROCK_OUTPUT_TOKENS, unit=MetricUnit.Count, value=cost.output_tokens)
     metrics.add_metric(name=names.ESTIMATED_COST, unit=MetricUnit.NoUnit, value=cost.estimated_usd)
-    failed = {name: o.reason for name, o in result.analyses.outcomes.items() if o.status == "failed"}
-    log = logger.warning if result.status != "complete" else logger.info
+    failed = {
+        name: o.reason for name, o in result.analyses.outcomes.items() if o.status == AnalysisStatus.FAILED
+    }
+    log = logger.warning if result.status != ImageStatus.COMPLETE else logger.info
     log(
         "image analysed",
         status=result.status,
-        error=result.error,
+        error=asdict(result.error) if result.error else None,
         failed_analyses=failed or None,
         reused_from=result.reused_from,
         flagged=result.flagged,

@@ -1,113 +1,52 @@
-"""One S3 event, start to finish: claim, read, prepare, analyse, write results, release.
+"""One S3 event: ignored, a removal (removal.py), or an upload, start to finish: read, claim, prepare,
+analyse (analysis.py), write the results, commit the record or release the claim.
 
-Exactly once per object version: a conditional claim in DynamoDB (see results_table.py) lets one
+Exactly once per object version: a conditional claim in DynamoDB (see adapters/claims.py) lets one
 invocation work on a version; a duplicate delivery of a finished version is acknowledged without
-any AI call; identical bytes under another key reuse the earlier analysis.
+any AI call; identical bytes under another key reuse the earlier analysis (adapters/content_cache.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import replace
 
-from . import imaging, s3store
-from . import table as t
-from .analysis import FAILED, AiClients, analyse, estimate_cost, placed_gps
-from .errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
-from .intake import REMOVED, S3Event
-from .keys import KeyLayout
-from .models import Analyses, ImageInfo, ImageResult, analyses_from_dict, render_text
-from .records import label_index, record_from_result, result_keys_fit
-from .results_table import Busy, Claim, ResultsTable
+from .adapters.claims import Busy, Claim
+from .adapters.s3 import ObjectHead
+from .analysis import analyse, analysis_fingerprint, estimate_cost, placed_gps
+from .domain.errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
+from .domain.intake import REMOVED, S3Event
+from .domain.models import Analyses, CachedAnalysis, ImageError, ImageInfo, ImageResult, render_text
+from .domain.records import label_index, record_from_result, result_keys_fit
+from .domain.states import FINAL_STATUSES, AnalysisStatus, EventOutcome, ImageStatus, Outcome
+from .imaging.prepare import Limits, prepare
+from .removal import remove
+from .runtime import Runtime
 from .settings import Settings
 
-# What happened to an event, for logs, metrics and tests.
-IGNORED, GONE, SUPERSEDED, DUPLICATE, REMOVED_OK, STALE_REMOVAL = (
-    "ignored",
-    "gone",
-    "superseded",
-    "duplicate",
-    "removed",
-    "stale_removal",
-)
 
-
-@dataclass
-class Runtime:
-    """Everything a run needs, built once per process (see clients.py) or by tests."""
-
-    settings: Settings
-    s3: Any
-    table: ResultsTable
-    ai: AiClients
-    executor: Executor
-    sqs: Any  # to shorten a failed message's wait (redelivery.py)
-    clock: Callable[[], float] = field(default=time.time)
-
-    @property
-    def layout(self) -> KeyLayout:
-        return KeyLayout(self.settings.input_prefix, self.settings.output_prefix)
-
-    def now_iso(self) -> str:
-        return (
-            datetime.fromtimestamp(self.clock(), UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
-
-
-def handle_event(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
+def handle_event(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | None]:
     """Act on one S3 event; returns (outcome, result if one was produced)."""
     if not rt.layout.is_image_key(event.key):
-        return IGNORED, None
+        return EventOutcome.IGNORED, None
     if event.kind == REMOVED:
-        return _remove(event, rt), None
+        return remove(event, rt), None
     return _analyse(event, rt)
 
 
-def _remove(event: S3Event, rt: Runtime) -> str:
-    """Delete an image's results and record, never a newer upload's: see docs on the removal lock."""
-    if s3store.exists(rt.s3, event.bucket, event.key):
-        return STALE_REMOVAL  # re-uploaded since: the newer upload's results must stay
-    lock = rt.table.lock_for_removal(
-        event.key, uuid.uuid4().hex, int(rt.clock()), rt.settings.claim_timeout_s
-    )
-    if isinstance(lock, Busy):
-        if s3store.exists(rt.s3, event.bucket, event.key):
-            return STALE_REMOVAL  # the analysis holding the key is the re-upload's
-        raise TransientError(f"{event.key} is being analysed or removed by another invocation; retrying")
+def _analyse(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | None]:
     try:
-        if s3store.exists(rt.s3, event.bucket, event.key):  # re-uploaded before we held the key
-            rt.table.unlock_removal(lock)
-            return STALE_REMOVAL
-        if result_keys_fit(rt.layout, event.key):  # else it never had results in S3
-            result_keys = [rt.layout.json_key(event.key), rt.layout.text_key(event.key)]
-            s3store.delete_results(rt.s3, event.bucket, result_keys)
-        rt.table.delete_image(lock)
-    except (TransientError, ConfigurationError):
-        rt.table.unlock_removal(lock)
-        raise
-    return REMOVED_OK
-
-
-def _analyse(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
-    try:
-        head, data = s3store.read(rt.s3, event.bucket, event.key, rt.settings.max_image_bytes)
+        head, data = rt.s3.read(event.bucket, event.key, rt.settings.max_image_bytes)
     except ObjectMissing:
-        return GONE, None  # deleted before we got here; its removal event cleans up
+        return EventOutcome.GONE, None  # deleted before we got here; its removal event cleans up
     if _superseded(event, head):
-        return SUPERSEDED, None  # a newer version exists; its own event analyses it
+        return EventOutcome.SUPERSEDED, None  # a newer version exists; its own event analyses it
     if event.key.endswith("/") and data == b"":
-        return IGNORED, None  # an empty "folder" marker (the S3 console's Create folder)
+        return EventOutcome.IGNORED, None  # an empty "folder" marker (the S3 console's Create folder)
     version_tag = head.version_id or head.etag
-    claimed = rt.table.claim(
+    claimed = rt.claims.claim(
         event.key,
         version_tag,
         uuid.uuid4().hex,
@@ -118,22 +57,22 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
     )
     if isinstance(claimed, Busy):
         existing = claimed.existing
-        if existing.get("status") in t.FINAL_STATUSES and existing.get("version_tag") == version_tag:
-            return DUPLICATE, None
+        if existing.get("status") in FINAL_STATUSES and existing.get("version_tag") == version_tag:
+            return EventOutcome.DUPLICATE, None
         doing = "removed" if int(existing.get("removal_expires") or 0) >= int(rt.clock()) else "analysed"
         raise TransientError(f"{event.key} is being {doing} by another invocation; retrying later")
     current_tag = _current_tag(event, rt)
     if current_tag != version_tag:
         # Uploaded over (or deleted) between our read and our claim: our claim may have displaced the
         # newer version's record or claim, so put it back; the newer version's own event analyses it.
-        rt.table.restore(claimed)
-        return (GONE if current_tag is None else SUPERSEDED), None
+        rt.claims.restore(claimed)
+        return (EventOutcome.GONE if current_tag is None else EventOutcome.SUPERSEDED), None
     info = ImageInfo(event.bucket, event.key, head.version_id, head.etag, head.size)
     try:
         result = _result(info, data, rt, use_cache=not event.force)
         stored = _store(result, claimed, version_tag, rt)
     except (TransientError, ConfigurationError) as exc:
-        rt.table.release(claimed, rt.now_iso(), str(exc))
+        rt.claims.release(claimed, rt.now_iso(), str(exc))
         raise
     if not stored:
         return _claim_lost(event, version_tag, rt), None
@@ -141,23 +80,23 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[str, ImageResult | None]:
 
 
 def _current_tag(event: S3Event, rt: Runtime) -> str | None:
-    current = s3store.head(rt.s3, event.bucket, event.key)
+    current = rt.s3.head(event.bucket, event.key)
     return None if current is None else current.version_id or current.etag
 
 
-def _claim_lost(event: S3Event, version_tag: str, rt: Runtime) -> str:
+def _claim_lost(event: S3Event, version_tag: str, rt: Runtime) -> EventOutcome:
     """Our finished analysis could not be committed: someone else holds the key. Acknowledge only when
     that is rightful (the image was replaced or deleted, or a duplicate delivery finished this same
     version); otherwise the analysis must be redone, so the message is retried."""
     if _current_tag(event, rt) != version_tag:
-        return SUPERSEDED
-    record = rt.table.get(event.key)
-    if record and record.get("status") in t.FINAL_STATUSES and record.get("version_tag") == version_tag:
-        return DUPLICATE
+        return EventOutcome.SUPERSEDED
+    record = rt.claims.get(event.key)
+    if record and record.get("status") in FINAL_STATUSES and record.get("version_tag") == version_tag:
+        return EventOutcome.DUPLICATE
     raise TransientError(f"{event.key}: lost the claim before committing the result; analysing again")
 
 
-def _superseded(event: S3Event, head: s3store.ObjectHead) -> bool:
+def _superseded(event: S3Event, head: ObjectHead) -> bool:
     if event.version_id and head.version_id:
         return event.version_id != head.version_id
     return bool(event.etag and head.etag and event.etag != head.etag)
@@ -165,9 +104,9 @@ def _superseded(event: S3Event, head: s3store.ObjectHead) -> bool:
 
 def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -> ImageResult:
     settings = rt.settings
-    fingerprint = settings.analysis_fingerprint
+    fingerprint = analysis_fingerprint(settings)
     base = ImageResult(
-        image=info, status=t.FAILED, processed_at=rt.now_iso(), settings_fingerprint=fingerprint
+        image=info, status=ImageStatus.FAILED, processed_at=rt.now_iso(), settings_fingerprint=fingerprint
     )
     if data is None:
         limit = settings.max_image_bytes / 1e6
@@ -185,30 +124,24 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
         return _rejected(base, exc, settings)
     sha = hashlib.sha256(data).hexdigest()
     base = replace(base, image=replace(info, sha256=sha))
-    cached = rt.table.cached_analyses(sha, fingerprint) if use_cache else None
+    cached = rt.cache.lookup(sha, fingerprint) if use_cache else None
     if cached is not None:
-        payload, source_key = cached
-        image = replace(
-            base.image, format=payload["format"], width=payload["width"], height=payload["height"]
+        image = replace(base.image, format=cached.format, width=cached.width, height=cached.height)
+        analyses = cached.analyses
+        return replace(
+            base, image=image, status=_status(analyses), analyses=analyses, reused_from=cached.source_key
         )
-        analyses = analyses_from_dict(payload["analyses"])
-        return replace(base, image=image, status=_status(analyses), analyses=analyses, reused_from=source_key)
     try:
-        prepared = imaging.prepare(data, _limits(settings))
+        prepared = prepare(data, _limits(settings))
     except ImageRejected as exc:
         return _rejected(base, exc, settings)
-    analyses = analyse(prepared, settings, rt.ai, rt.executor)
+    analyses = analyse(prepared, rt)
     image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
     status = _status(analyses)
-    if status == t.COMPLETE:
-        payload = {
-            "analyses": asdict(analyses),
-            "format": image.format,
-            "width": image.width,
-            "height": image.height,
-        }
+    if status == ImageStatus.COMPLETE:
         expires = int(rt.clock()) + settings.content_cache_days * 86400
-        rt.table.cache_analyses(sha, fingerprint, payload, info.key, expires)
+        cache_entry = CachedAnalysis(analyses, image.format, image.width, image.height, source_key=info.key)
+        rt.cache.store(sha, fingerprint, cache_entry, expires)
     return replace(
         base,
         image=image,
@@ -221,7 +154,7 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
 
 def _rejected(base: ImageResult, exc: ImageRejected, settings: Settings) -> ImageResult:
     """A refusal, with what was read before it (format, size, notes, the GPS place), if anything."""
-    failed = replace(base, status=t.FAILED, error={"code": exc.code, "message": exc.message})
+    failed = replace(base, status=ImageStatus.FAILED, error=ImageError(exc.code, exc.message))
     seen = exc.seen
     if seen is None:
         return failed
@@ -230,13 +163,13 @@ def _rejected(base: ImageResult, exc: ImageRejected, settings: Settings) -> Imag
     return replace(failed, image=image, analyses=Analyses(gps=gps), notes=list(seen.notes))
 
 
-def _status(analyses: Analyses) -> str:
-    failed = any(outcome.status == FAILED for outcome in analyses.outcomes.values())
-    return t.PARTIAL if failed else t.COMPLETE
+def _status(analyses: Analyses) -> ImageStatus:
+    failed = any(outcome.status == AnalysisStatus.FAILED for outcome in analyses.outcomes.values())
+    return ImageStatus.PARTIAL if failed else ImageStatus.COMPLETE
 
 
-def _limits(settings: Settings) -> imaging.Limits:
-    return imaging.Limits(
+def _limits(settings: Settings) -> Limits:
+    return Limits(
         max_pixels=settings.max_image_pixels,
         min_edge=settings.min_image_edge,
         bedrock_max_edge=settings.bedrock_max_edge,
@@ -254,11 +187,11 @@ def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> 
             rt.layout.json_key(key): (_json(result), "application/json"),
             rt.layout.text_key(key): (render_text(result).encode(), "text/plain; charset=utf-8"),
         }
-    written = s3store.write_results(rt.s3, bucket, documents)
+    written = rt.s3.write_results(bucket, documents)
     record = record_from_result(result, rt.layout, version_tag, rt.now_iso())
-    if rt.table.finish(claim, record, label_index(result)):
+    if rt.claims.finish(claim, record, label_index(result)):
         return True
-    s3store.undo_writes(rt.s3, bucket, written)
+    rt.s3.undo_writes(bucket, written)
     return False
 
 

@@ -2,19 +2,16 @@
 
 Every variable, its default and its meaning live once, in the fields below (`knob(default, doc)`);
 docs/configuration.md and the CDK stack's environment are built from them, so there is one list.
-Nothing here runs at import time: callers build `Settings.from_env()` when they need it.
+Nothing here runs at import time: callers build `Settings.from_env()` when they need it. Nothing here
+imports from the rest of the package either: the CDK app and the CLI import this module widely.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
-
-SCHEMA_VERSION = 1  # version of the result document and table records (bump on breaking change)
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
@@ -164,26 +161,6 @@ class Settings:
         else:
             ai = max(bedrock, rekognition)
         return ai + STORAGE_ALLOWANCE_S
-
-    @property
-    def analysis_fingerprint(self) -> str:
-        """Hash of everything that changes an analysis' outcome.
-
-        Results cached by content are reused only under the same fingerprint, and a record made
-        under another fingerprint is stale (a model or threshold change), which backfill can find.
-        """
-        relevant = {
-            k: v
-            for k, v in asdict(self).items()
-            if (
-                k.startswith(("enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_"))
-                or k == "skip_location_if_flagged"
-            )
-            and not k.endswith("_timeout_s")  # how long a client waits changes no answer
-        }
-        relevant["schema_version"] = SCHEMA_VERSION
-        digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
-        return digest[:16]
 
 
 def _worst_call_s(settings: Settings, read_timeout_s: float) -> float:

@@ -18,8 +18,9 @@ from typing import Any
 
 import boto3
 import pytest
-from image_analysis import table as t
-from image_analysis.intake import parse_body
+from image_analysis.domain import table as t
+from image_analysis.domain.intake import parse_body
+from image_analysis.domain.states import ImageStatus
 
 from infra import outputs
 from tests.cli.conftest import PHOTOS, as_json, describe, imgpipe, ok, write_photos
@@ -140,13 +141,13 @@ def test_upload_backfill_stats_and_query_against_a_deployed_stack(
             "pk": {"S": t.image_pk(done_key)},
             "sk": {"S": t.RESULT_SK},
             "image_key": {"S": done_key},
-            "status": {"S": t.COMPLETE},
+            "status": {"S": ImageStatus.COMPLETE},
             "version_tag": {"S": version},
             "updated_at": {"S": "2026-01-01T00:00:00.000Z"},
             "input_tokens": {"N": "100"},
             "output_tokens": {"N": "20"},
             "cost_usd": {"N": "0.0006"},
-            t.BY_STATUS.partition_key: {"S": t.status_pk(t.COMPLETE)},
+            t.BY_STATUS.partition_key: {"S": t.status_pk(ImageStatus.COMPLETE)},
             t.BY_STATUS.sort_key: {"S": t.time_sort_key("2026-01-01T00:00:00.000Z", done_key)},
         },
     )

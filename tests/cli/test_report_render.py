@@ -17,18 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from image_analysis import rekognition
-from image_analysis.models import (
+from image_analysis.adapters.rekognition import Rekognition
+from image_analysis.domain.models import (
     Analyses,
     AnalysisOutcome,
     Box,
     Gps,
+    ImageError,
     ImageInfo,
     ImageResult,
     Location,
     Place,
     TextLine,
 )
+from image_analysis.domain.states import AnalysisStatus, ImageStatus
 from PIL import Image, ImageChops, ImageDraw
 
 from imgpipe.report import LABEL_BOX_COLOUR, TEXT_BOX_COLOUR, make_thumbnail, md_escape, render_report
@@ -81,16 +83,16 @@ class DoubleRekognition:
 
 
 def analysed(key: str, data: bytes, **changes: Any) -> ImageResult:
-    client = DoubleRekognition(ai_answers.analyse(data))
+    rekognition = Rekognition(DoubleRekognition(ai_answers.analyse(data)))  # type: ignore[arg-type]
     analyses = Analyses(
-        labels=rekognition.detect_labels(client, data, 10, 50),
-        text=rekognition.detect_text(client, data, 50),
-        moderation=rekognition.detect_moderation(client, data, 50),
-        outcomes={name: AnalysisOutcome("ok") for name in ("labels", "text", "moderation")},
+        labels=rekognition.detect_labels(data, 10, 50),
+        text=rekognition.detect_text(data, 50),
+        moderation=rekognition.detect_moderation(data, 50),
+        outcomes={name: AnalysisOutcome(AnalysisStatus.OK) for name in ("labels", "text", "moderation")},
     )
     result = ImageResult(
         image=ImageInfo(bucket="photos", key=key, version_id=None, etag=None, size_bytes=len(data)),
-        status="complete",
+        status=ImageStatus.COMPLETE,
         processed_at="2025-06-01T11:59:00Z",
         settings_fingerprint="test",
         analyses=analyses,
@@ -119,20 +121,23 @@ def sample() -> Sample:
     red = analysed(RED_KEY, red_rotated())
     red = replace(
         red,
-        status="partial",
+        status=ImageStatus.PARTIAL,
         analyses=replace(
             red.analyses,
             text=[],
             location=Location("A red wall in Lisbon, Portugal", None, "Lisbon", None, "Portugal", 0.7, "m"),
-            outcomes={**red.analyses.outcomes, "text": AnalysisOutcome("failed", "ThrottlingException")},
+            outcomes={
+                **red.analyses.outcomes,
+                "text": AnalysisOutcome(AnalysisStatus.FAILED, "ThrottlingException"),
+            },
         ),
     )
     broken = ImageResult(
         image=ImageInfo(bucket="photos", key=BROKEN_KEY, version_id=None, etag=None, size_bytes=42),
-        status="failed",
+        status=ImageStatus.FAILED,
         processed_at="2025-06-01T11:59:00Z",
         settings_fingerprint="test",
-        error={"code": "ImageRejected", "message": "not an image Pillow can decode"},
+        error=ImageError("ImageRejected", "not an image Pillow can decode"),
     )
     sources = {GREY_KEY: grey_with_object(), RED_KEY: red_rotated(), BROKEN_KEY: b"Shopping list\n"}
     thumbnails = {key: thumb for key, data in sources.items() if (thumb := make_thumbnail(data))}

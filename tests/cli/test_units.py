@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from image_analysis.intake import CREATED, parse_body
+from image_analysis.domain.intake import CREATED, parse_body
 
 from imgpipe.commands.backfill import Work, message
 from imgpipe.commands.query import iso_bound

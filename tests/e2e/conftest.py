@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from image_analysis import table as t
-from image_analysis.keys import KeyLayout
-from image_analysis.results_table import from_item
+from image_analysis.adapters.dynamodb import from_item
+from image_analysis.domain import table as t
+from image_analysis.domain.keys import KeyLayout
 from image_analysis.settings import Settings
 from rich.console import Console
 

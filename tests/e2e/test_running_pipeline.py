@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 from typing import cast
 
-from image_analysis import table as t
+from image_analysis.domain.states import ImageStatus
 
 from tests.e2e.conftest import HARNESS_CONTEXT, RETRY_DELAY_S, LocalPipeline, wait_until
 from tests.e2e.helpers import calls_for, image
@@ -20,7 +20,7 @@ def test_removing_an_image_deletes_its_results_and_items(pipeline: LocalPipeline
     key = pipeline.key("removal/holiday snap.jpg")
     pipeline.upload(key, image(401))
     pipeline.wait_final([key])
-    assert (record := pipeline.record(key)) and record["status"] == t.COMPLETE
+    assert (record := pipeline.record(key)) and record["status"] == ImageStatus.COMPLETE
     assert set(pipeline.results(key)) == {".json", ".txt"}
     assert any(i["sk"]["S"].startswith("LABEL#") for i in pipeline.items(key)), "no label items to remove"
     calls_before = len(pipeline.double.calls)
@@ -45,7 +45,7 @@ def test_a_transient_failure_is_retried_and_recovers(pipeline: LocalPipeline) ->
     pipeline.wait_final([key])
 
     record = pipeline.record(key)
-    assert record and record["status"] == t.COMPLETE, record
+    assert record and record["status"] == ImageStatus.COMPLETE, record
     assert record["location"], "the retried Bedrock call's answer is in the record"
     converse = [c for c in pipeline.double.calls if c["operation"] == "Converse"]
     # The injected fault answers before the image is read, so the failed call has no fingerprint.
@@ -72,9 +72,9 @@ def test_a_message_that_always_fails_transiently_ends_in_the_dlq(pipeline: Local
 
     assert accounting.dead_letters == {poisoned}
     assert set(accounting.final) == set(healthy)
-    assert all((r := pipeline.record(k)) and r["status"] == t.COMPLETE for k in healthy)
+    assert all((r := pipeline.record(k)) and r["status"] == ImageStatus.COMPLETE for k in healthy)
     record = pipeline.record(poisoned)
-    assert record and record["status"] == t.RETRYING, record  # released for a retry, never final
+    assert record and record["status"] == ImageStatus.RETRYING, record  # released for a retry, never final
     assert "ThrottlingException" in record["last_error"]
     assert pipeline.results(poisoned) == {}
     # One invocation per receive, and SQS gives up after maxReceiveCount receives.

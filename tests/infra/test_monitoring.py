@@ -7,7 +7,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from image_analysis import telemetry
+from image_analysis.domain import telemetry
 
 from infra.config import StackConfig
 from infra.monitoring import FAILURE_RATE_MIN_IMAGES, KEY_PUBLISH_ACTIONS, OLDEST_MESSAGE_ALARM_S

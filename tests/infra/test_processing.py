@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from image_analysis import telemetry
+from image_analysis.domain import telemetry
 from image_analysis.settings import DEFAULT_MODEL_ID, Settings, defaults
 
 from infra import wheelhouse

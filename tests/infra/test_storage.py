@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from image_analysis import table as design
+from image_analysis.domain import table as design
 
 from infra.storage import NONCURRENT_VERSION_DAYS
 from tests.infra.conftest import Synth, denies_insecure_transport, statements

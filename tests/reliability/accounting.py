@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from image_analysis.intake import MalformedMessage, parse_body
+from image_analysis.domain.intake import MalformedMessage, parse_body
 
 from imgpipe.local import emulator, runner
 from tests.e2e.conftest import LocalPipeline

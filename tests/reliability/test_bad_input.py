@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from image_analysis import table as t
-from image_analysis.keys import MAX_S3_KEY_BYTES
+from image_analysis.domain.keys import MAX_S3_KEY_BYTES
+from image_analysis.domain.states import ImageStatus
 from PIL import Image
 
 from imgpipe.local import emulator
@@ -115,7 +115,7 @@ def corpus(input_prefix: str) -> list[Kind]:
     )
     longest = _key_of_bytes(input_prefix, 1000)
     too_long = _key_of_bytes(input_prefix, MAX_S3_KEY_BYTES)
-    failed, complete = t.FAILED, t.COMPLETE
+    failed, complete = ImageStatus.FAILED, ImageStatus.COMPLETE
     small = pattern(901, size=(79, 79))
     panorama = pattern(917, size=(20000, 300))
     gif = imagegen.encode(pattern(921), "GIF")
@@ -414,7 +414,7 @@ def run(_fake_aws_environment: None, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_the_corpus_has_at_least_twenty_kinds(run: Run) -> None:
     assert len(run.kinds) >= 20
-    assert {k.status for k in run.kinds} == {t.FAILED, t.COMPLETE}
+    assert {k.status for k in run.kinds} == {ImageStatus.FAILED, ImageStatus.COMPLETE}
 
 
 def test_every_kind_ends_in_its_expected_outcome_with_a_clear_reason(run: Run) -> None:
@@ -426,7 +426,7 @@ def test_every_kind_ends_in_its_expected_outcome_with_a_clear_reason(run: Run) -
             problems.append(f"{kind.name}: expected {(kind.status, kind.code)}, got {got}: {record}")
             continue
         assert record is not None
-        if kind.status == t.FAILED:
+        if kind.status == ImageStatus.FAILED:
             message = record.get("error_message") or ""
             if not message.strip() or (kind.reason and kind.reason not in message):
                 problems.append(f"{kind.name}: error_message {message!r} lacks {kind.reason!r}")
@@ -442,7 +442,10 @@ def test_the_strip_is_refused_naming_its_size(run: Run) -> None:
 
 def test_small_photos_keep_their_gps_place_analysed_or_refused(run: Run) -> None:
     # A 100x68 photo is analysed in full; a 12x10 one is refused, but its format, size and place stay.
-    for name, status in (("100x68 photo with GPS", t.COMPLETE), ("12x10 photo with GPS", t.FAILED)):
+    for name, status in (
+        ("100x68 photo with GPS", ImageStatus.COMPLETE),
+        ("12x10 photo with GPS", ImageStatus.FAILED),
+    ):
         kind = next(k for k in run.kinds if k.name == name)
         record = run.pipeline.record(kind.key)
         assert record and record["status"] == status, (name, record)
@@ -455,7 +458,7 @@ def test_small_photos_keep_their_gps_place_analysed_or_refused(run: Run) -> None
 def test_good_images_beside_them_all_complete(run: Run) -> None:
     for key in run.good:
         record = run.pipeline.record(key)
-        assert record and record["status"] == t.COMPLETE and record["location"], (key, record)
+        assert record and record["status"] == ImageStatus.COMPLETE and record["location"], (key, record)
         assert set(run.pipeline.results(key)) == {".json", ".txt"}
 
 
@@ -477,7 +480,11 @@ def test_no_input_crashed_its_batch(run: Run) -> None:
     for lines in run.log.values():
         for line in analysed(lines):
             by_invocation[line["function_request_id"]].add(line["status"])
-    mixed = [statuses for statuses in by_invocation.values() if {t.FAILED, t.COMPLETE} <= statuses]
+    mixed = [
+        statuses
+        for statuses in by_invocation.values()
+        if {ImageStatus.FAILED, ImageStatus.COMPLETE} <= statuses
+    ]
     assert mixed, f"no invocation mixed bad and good inputs: {dict(by_invocation)}"
     lines = run.pipeline.log_lines()
     assert not [line for line in lines if line.get("message") == "malformed message; it will reach the DLQ"]
@@ -490,7 +497,7 @@ def test_no_input_crashed_its_batch(run: Run) -> None:
 
 
 def test_failed_inputs_cost_no_ai_call_and_awkward_ones_exactly_one_each(run: Run) -> None:
-    complete = [k for k in run.kinds if k.status == t.COMPLETE]
+    complete = [k for k in run.kinds if k.status == ImageStatus.COMPLETE]
     for kind in complete:
         assert kind.seen_as is not None
         for operation in AI_OPERATIONS:
@@ -498,7 +505,7 @@ def test_failed_inputs_cost_no_ai_call_and_awkward_ones_exactly_one_each(run: Ru
             matching = calls_for(run.calls, operation, seen)
             assert [c["outcome"] for c in matching] == ["OK"], f"{kind.name} {operation}: {matching}"
     for kind in run.kinds:
-        if kind.status == t.FAILED and kind.code in ("unsafe_key", "key_too_long"):
+        if kind.status == ImageStatus.FAILED and kind.code in ("unsafe_key", "key_too_long"):
             # Decodable pictures refused for their key: the services never saw them.
             assert calls_for(run.calls, "DetectLabels", kind.data) == [], kind.name
     # Every call is accounted for by a complete input (or a good image): none for a failed one.
@@ -509,7 +516,7 @@ def test_failed_inputs_cost_no_ai_call_and_awkward_ones_exactly_one_each(run: Ru
 def test_awkward_inputs_keep_their_notes_and_results_fit_s3(run: Run) -> None:
     pipeline = run.pipeline
     for kind in run.kinds:
-        if kind.status != t.COMPLETE:
+        if kind.status != ImageStatus.COMPLETE:
             continue
         record = pipeline.record(kind.key)
         assert record is not None
@@ -518,7 +525,7 @@ def test_awkward_inputs_keep_their_notes_and_results_fit_s3(run: Run) -> None:
         assert record["result_key"] == pipeline.layout.json_key(kind.key)
         assert len(record["result_key"].encode()) <= MAX_S3_KEY_BYTES
         document = json.loads(results[".json"])
-        assert document["image"]["key"] == kind.key and document["status"] == t.COMPLETE
+        assert document["image"]["key"] == kind.key and document["status"] == ImageStatus.COMPLETE
         if kind.reason:
             assert any(kind.reason in note for note in document["notes"]), (kind.name, document["notes"])
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from image_analysis import table as t
+from image_analysis.domain.states import ImageStatus
 
 from tests.e2e.conftest import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import encode, pattern
@@ -63,7 +63,7 @@ def lost_uploads(pipeline: LocalPipeline, keys: list[str]) -> dict[str, str]:
         record = pipeline.record(key)
         if record is None:
             lost[key] = "object in the bucket, no record"
-        elif record.get("status") != t.COMPLETE or record.get("version_tag") != head["VersionId"]:
+        elif record.get("status") != ImageStatus.COMPLETE or record.get("version_tag") != head["VersionId"]:
             lost[key] = (
                 f"record {record.get('status')} for {record.get('version_tag')}, not {head['VersionId']}"
             )

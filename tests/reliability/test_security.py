@@ -20,11 +20,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from image_analysis import bedrock
-from image_analysis import table as t
-from image_analysis.errors import AnalysisFailed, ImageRejected
-from image_analysis.keys import MAX_S3_KEY_BYTES, KeyLayout, is_plain_relative
-from image_analysis.models import Location
+from image_analysis.adapters import bedrock
+from image_analysis.domain import table as t
+from image_analysis.domain.errors import AnalysisFailed, ImageRejected
+from image_analysis.domain.keys import MAX_S3_KEY_BYTES, KeyLayout, is_plain_relative
+from image_analysis.domain.models import Location
+from image_analysis.domain.states import ImageStatus
 from PIL import ImageDraw
 from rich.console import Console
 
@@ -327,7 +328,7 @@ def _analyse(pipeline: LocalPipeline, key: str, data: bytes, **double: Any) -> d
     pipeline.upload(key, data)
     pipeline.wait_final([key])
     record = pipeline.record(key)
-    assert record and record["status"] == t.COMPLETE, record
+    assert record and record["status"] == ImageStatus.COMPLETE, record
     document: dict[str, Any] = json.loads(pipeline.results(key)[".json"])
     return document
 

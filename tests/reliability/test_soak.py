@@ -26,7 +26,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from image_analysis import table as t
+from image_analysis.domain import table as t
+from image_analysis.domain.states import ImageStatus
 
 from imgpipe.local import emulator, runner
 from imgpipe.local.runner import LocalOptions
@@ -181,7 +182,7 @@ def processing_claims(pipeline: LocalPipeline) -> dict[str, tuple[str, str]]:
         IndexName=t.BY_STATUS.name,
         KeyConditionExpression="#pk = :pk",
         ExpressionAttributeNames={"#pk": t.BY_STATUS.partition_key},
-        ExpressionAttributeValues={":pk": {"S": t.status_pk(t.PROCESSING)}},
+        ExpressionAttributeValues={":pk": {"S": t.status_pk(ImageStatus.PROCESSING)}},
     )
     for page in pages:
         for item in page["Items"]:
@@ -356,7 +357,7 @@ def test_soak_every_image_is_accounted_for_exactly_once(
     assert set(dead) <= uploaded, f"DLQ messages about keys never uploaded: {set(dead) - uploaded}"
     for key in dead:
         record = pipeline.record(key)
-        assert record and record["status"] == t.RETRYING and record.get("last_error"), (key, record)
+        assert record and record["status"] == ImageStatus.RETRYING and record.get("last_error"), (key, record)
 
     # ---- records: one RESULT item per key, label items for final records only --------------------
     results: Counter[str] = Counter()
@@ -372,7 +373,9 @@ def test_soak_every_image_is_accounted_for_exactly_once(
     for key, items in labels.items():
         assert {i["status"]["S"] for i in items} == {final[key]["status"]}, key
     statuses = Counter(record["status"] for key, record in final.items() if key in uploaded)
-    assert statuses[t.PARTIAL] == statuses[t.FAILED] == 0, f"only transient faults were injected: {statuses}"
+    assert statuses[ImageStatus.PARTIAL] == statuses[ImageStatus.FAILED] == 0, (
+        f"only transient faults were injected: {statuses}"
+    )
 
     # ---- one analysis per image: logged once, result objects written once -------------------------
     lines = pipeline.log_lines()
@@ -457,9 +460,9 @@ def test_soak_every_image_is_accounted_for_exactly_once(
     assert message_retries >= 20, f"only {message_retries} SQS-level retries: the faults did not test them"
     summary = {
         "uploaded": len(uploaded),
-        "complete": statuses[t.COMPLETE],
-        "partial": statuses[t.PARTIAL],
-        "failed": statuses[t.FAILED],
+        "complete": statuses[ImageStatus.COMPLETE],
+        "partial": statuses[ImageStatus.PARTIAL],
+        "failed": statuses[ImageStatus.FAILED],
         "in the DLQ": len(dead),
         "duplicate deliveries sent": f"{len(run.duplicates_before) + len(run.after_sent_at)} "
         f"({len(run.duplicates_before)} at upload, {len(run.after_sent_at)} after analysis)",

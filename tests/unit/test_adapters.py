@@ -15,10 +15,12 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
-from image_analysis import bedrock, rekognition
-from image_analysis.errors import AnalysisFailed, ConfigurationError, PipelineError, TransientError
-from image_analysis.imaging import Rendition
-from image_analysis.models import Box, Label, Location, Moderation, Place, TextLine
+from image_analysis.adapters import bedrock
+from image_analysis.adapters.bedrock import Bedrock
+from image_analysis.adapters.rekognition import Rekognition
+from image_analysis.domain.errors import AnalysisFailed, ConfigurationError, PipelineError, TransientError
+from image_analysis.domain.models import Box, Label, Location, Moderation, ModerationLabel, Place, TextLine
+from image_analysis.imaging.renditions import Rendition
 
 from tests.imagegen import jpeg
 
@@ -111,7 +113,7 @@ def answer(**overrides: Any) -> dict[str, Any]:
 
 def locate(client: Any, gps_place: Place | None = None, **overrides: Any) -> Location:
     params: dict[str, Any] = {"model_id": MODEL_ID, "max_tokens": 400, "temperature": 0.0} | overrides
-    return bedrock.locate(client, RENDITION, gps_place=gps_place, **params)
+    return Bedrock(client).locate(RENDITION, gps_place=gps_place, **params)
 
 
 def test_locate_sends_model_prompts_image_inference_config_and_a_forced_tool(
@@ -322,7 +324,7 @@ def test_detect_labels_sends_the_configured_limits_and_maps_the_answer(
     rekognition_stub.add_response(
         "detect_labels", response, {"Image": {"Bytes": IMAGE}, "MaxLabels": 7, "MinConfidence": 82.5}
     )
-    labels = rekognition.detect_labels(rekognition_client, IMAGE, max_labels=7, min_confidence=82.5)
+    labels = Rekognition(rekognition_client).detect_labels(IMAGE, max_labels=7, min_confidence=82.5)
     assert labels == [
         Label(
             name="Car",
@@ -354,7 +356,7 @@ def test_detect_text_keeps_confident_lines_only(rekognition_client: Any, rekogni
         "TextModelVersion": "3.0",
     }
     rekognition_stub.add_response("detect_text", response, {"Image": {"Bytes": IMAGE}})
-    lines = rekognition.detect_text(rekognition_client, IMAGE, min_confidence=80.0)
+    lines = Rekognition(rekognition_client).detect_text(IMAGE, min_confidence=80.0)
     assert lines == [
         TextLine(text="CAFE DE FLORE", confidence=99.1, box=Box(0.1, 0.1, 0.5, 0.1)),
         TextLine(text="OUVERT", confidence=80.0, box=None),
@@ -374,14 +376,14 @@ def test_detect_moderation_flags_only_when_labels_come_back(
     params = {"Image": {"Bytes": IMAGE}, "MinConfidence": 65.0}
     rekognition_stub.add_response("detect_moderation_labels", flagged, params)
     rekognition_stub.add_response("detect_moderation_labels", {"ModerationLabels": []}, params)
-    assert rekognition.detect_moderation(rekognition_client, IMAGE, min_confidence=65.0) == Moderation(
+    assert Rekognition(rekognition_client).detect_moderation(IMAGE, min_confidence=65.0) == Moderation(
         flagged=True,
         labels=[
-            {"name": "Weapons", "parent": "Violence", "confidence": 91.23},
-            {"name": "Violence", "parent": None, "confidence": 91.0},
+            ModerationLabel(name="Weapons", parent="Violence", confidence=91.23),
+            ModerationLabel(name="Violence", parent=None, confidence=91.0),
         ],
     )
-    assert rekognition.detect_moderation(rekognition_client, IMAGE, min_confidence=65.0) == Moderation(
+    assert Rekognition(rekognition_client).detect_moderation(IMAGE, min_confidence=65.0) == Moderation(
         flagged=False, labels=[]
     )
 
@@ -394,15 +396,15 @@ def call_bedrock(client: Any) -> object:
 
 
 def call_labels(client: Any) -> object:
-    return rekognition.detect_labels(client, IMAGE, max_labels=10, min_confidence=75.0)
+    return Rekognition(client).detect_labels(IMAGE, max_labels=10, min_confidence=75.0)
 
 
 def call_text(client: Any) -> object:
-    return rekognition.detect_text(client, IMAGE, min_confidence=80.0)
+    return Rekognition(client).detect_text(IMAGE, min_confidence=80.0)
 
 
 def call_moderation(client: Any) -> object:
-    return rekognition.detect_moderation(client, IMAGE, min_confidence=60.0)
+    return Rekognition(client).detect_moderation(IMAGE, min_confidence=60.0)
 
 
 BEDROCK = ("bedrock", "converse", call_bedrock)

@@ -11,11 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from image_analysis import table as t
-from image_analysis.batch import process_batch
-from image_analysis.clients import build_runtime
-from image_analysis.pipeline import Runtime
-from image_analysis.redelivery import MAX_DELAY_S, delay_s
+from image_analysis.batch import MAX_DELAY_S, delay_s, process_batch
+from image_analysis.domain.states import ImageStatus
+from image_analysis.runtime import Runtime, build_runtime
 from image_analysis.settings import Settings
 
 from tests.conftest import Stack
@@ -122,9 +120,9 @@ def test_an_image_is_not_started_without_time_for_its_worst_case(
     first = event["Records"][0]
     assert failed == {r["messageId"] for r in event["Records"][1:]}
     first_key = json.loads(first["body"])["Records"][0]["s3"]["object"]["key"]
-    assert (fast_retry.table.get(first_key) or {}).get("status") == t.COMPLETE
+    assert (fast_retry.claims.get(first_key) or {}).get("status") == ImageStatus.COMPLETE
     others = [k for k in images if k != first_key]
-    assert all(fast_retry.table.get(k) is None for k in others), "a deferred image was started"
+    assert all(fast_retry.claims.get(k) is None for k in others), "a deferred image was started"
     assert len([c for c in double.calls if c["operation"] == "Converse"]) == 1
     # and the deferred ones come back soon for the next invocation
     assert visible_within(queue, 2, seconds=10) == 2

@@ -6,8 +6,9 @@ import io
 from typing import Any
 
 import pytest
-from image_analysis.exif_gps import GpsFix, read_gps
-from image_analysis.imaging import Limits, prepare
+from image_analysis.domain.models import GpsFix
+from image_analysis.imaging.exif_gps import read_gps
+from image_analysis.imaging.prepare import Limits, prepare
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 

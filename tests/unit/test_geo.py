@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from image_analysis.geo import haversine_km, reverse_geocode
-from image_analysis.models import Place
+from image_analysis.domain.models import Place
+from image_analysis.imaging.geo import haversine_km, reverse_geocode
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from image_analysis import handler
-from image_analysis import table as t
-from image_analysis.keys import KeyLayout
+from image_analysis.domain.keys import KeyLayout
+from image_analysis.domain.states import ImageStatus
 
 from tests.conftest import Stack
 from tests.doubles.ai_services import AiServicesDouble
@@ -74,13 +74,13 @@ def test_one_bad_message_fails_alone_while_good_and_bad_images_are_acknowledged(
     # The malformed message and the throttled image go back to the queue; the rest are done
     assert failed == {"message-0", "message-2"}
     statuses = {
-        key: (handler.runtime().table.get(key) or {}).get("status")
+        key: (handler.runtime().claims.get(key) or {}).get("status")
         for key in ("images/good.jpg", "images/notes.jpg", "images/throttled.jpg")
     }
     assert statuses == {
-        "images/good.jpg": t.COMPLETE,
-        "images/notes.jpg": t.FAILED,
-        "images/throttled.jpg": t.RETRYING,
+        "images/good.jpg": ImageStatus.COMPLETE,
+        "images/notes.jpg": ImageStatus.FAILED,
+        "images/throttled.jpg": ImageStatus.RETRYING,
     }
 
 
@@ -93,4 +93,4 @@ def test_a_removal_event_deletes_the_results(stack: Stack, lambda_env: None) -> 
     response = handler.lambda_handler(sqs_event(removal), FakeLambdaContext())  # type: ignore[arg-type]
     assert response == {"batchItemFailures": []}
     assert stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="results/").get("KeyCount") == 0
-    assert handler.runtime().table.get("images/old photo.jpg") is None
+    assert handler.runtime().claims.get("images/old photo.jpg") is None

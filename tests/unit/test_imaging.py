@@ -7,9 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from image_analysis import renditions
-from image_analysis.errors import ImageRejected
-from image_analysis.imaging import Limits, PreparedImage, Rendition, detect_format, prepare
+from image_analysis.domain.errors import ImageRejected
+from image_analysis.imaging import renditions
+from image_analysis.imaging.prepare import Limits, PreparedImage, detect_format, prepare
+from image_analysis.imaging.renditions import Rendition
 from PIL import Image, ImageCms, JpegImagePlugin, PngImagePlugin
 
 from tests.imagegen import (

@@ -6,7 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from image_analysis.intake import BACKFILL_EVENT, CREATED, REMOVED, MalformedMessage, S3Event, parse_body
+from image_analysis.domain.intake import (
+    BACKFILL_EVENT,
+    CREATED,
+    REMOVED,
+    MalformedMessage,
+    S3Event,
+    parse_body,
+)
 
 BUCKET = "photos-bucket"
 

@@ -14,11 +14,14 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from image_analysis import table as t
-from image_analysis.errors import TransientError
-from image_analysis.intake import CREATED, REMOVED, S3Event
-from image_analysis.keys import KeyLayout
-from image_analysis.pipeline import Runtime, handle_event
+from image_analysis.adapters.s3 import S3Store
+from image_analysis.domain import table as t
+from image_analysis.domain.errors import TransientError
+from image_analysis.domain.intake import CREATED, REMOVED, S3Event
+from image_analysis.domain.keys import KeyLayout
+from image_analysis.domain.states import ImageStatus
+from image_analysis.pipeline import handle_event
+from image_analysis.runtime import Runtime
 
 from tests.conftest import Stack
 from tests.doubles.ai_services import AiServicesDouble
@@ -68,8 +71,8 @@ def results(stack: Stack, key: str = KEY) -> set[str]:
 
 
 def label_items(runtime: Runtime, key: str = KEY) -> int:
-    response = runtime.table.client.query(
-        TableName=runtime.table.name,
+    response = runtime.claims.client.query(
+        TableName=runtime.claims.name,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :label)",
         ExpressionAttributeValues={":pk": {"S": t.image_pk(key)}, ":label": {"S": "LABEL#"}},
         ConsistentRead=True,
@@ -79,16 +82,16 @@ def label_items(runtime: Runtime, key: str = KEY) -> int:
 
 def assert_analysed(stack: Stack, runtime: Runtime, event: S3Event) -> None:
     """The key's record, label items and both result documents belong to this upload."""
-    record = runtime.table.get(event.key)
+    record = runtime.claims.get(event.key)
     assert record is not None, "the upload lost its record"
-    assert record["status"] == t.COMPLETE and record["version_tag"] == event.version_id
+    assert record["status"] == ImageStatus.COMPLETE and record["version_tag"] == event.version_id
     assert results(stack, event.key) == {LAYOUT.json_key(event.key), LAYOUT.text_key(event.key)}
     assert label_items(runtime, event.key) > 0
 
 
 def wait_for_claim(runtime: Runtime, key: str = KEY) -> None:
     deadline = time.monotonic() + 30
-    while (runtime.table.get(key) or {}).get("status") != t.PROCESSING:
+    while (runtime.claims.get(key) or {}).get("status") != ImageStatus.PROCESSING:
         assert time.monotonic() < deadline, "the analysis never claimed the key"
         time.sleep(0.02)
 
@@ -108,12 +111,12 @@ def test_a_removal_checked_before_a_reupload_leaves_the_reupload_alone(
         reupload["future"] = pool.submit(handle_event, reupload["event"], runtime)
         wait_for_claim(runtime)
 
-    s3 = S3WithHook(runtime.s3, ("head_object", "list_objects_v2"), reupload_and_start_analysing)
+    s3 = S3WithHook(runtime.s3.client, ("head_object", "list_objects_v2"), reupload_and_start_analysing)
     # When the removal goes on after the same key was uploaded again and its analysis claimed it
-    outcome, _ = handle_event(removal, replace(runtime, s3=s3))
+    outcome, _ = handle_event(removal, replace(runtime, s3=S3Store(s3)))
     # Then the removal stands down, and the re-upload ends analysed, with its results
     assert s3.fired and outcome == "stale_removal"
-    assert reupload["future"].result(timeout=60)[0] == t.COMPLETE
+    assert reupload["future"].result(timeout=60)[0] == ImageStatus.COMPLETE
     pool.shutdown()
     assert_analysed(stack, runtime, reupload["event"])
 
@@ -135,15 +138,15 @@ def test_an_analysis_cannot_claim_a_key_while_its_removal_runs(
         attempts.append("uploaded")
 
     # the removal's third existence check runs after it took the lock; the hook runs before it
-    s3 = S3WithHook(runtime.s3, ("delete_objects",), reupload_and_try_to_analyse)
-    outcome, _ = handle_event(removal, replace(runtime, s3=s3))
+    s3 = S3WithHook(runtime.s3.client, ("delete_objects",), reupload_and_try_to_analyse)
+    outcome, _ = handle_event(removal, replace(runtime, s3=S3Store(s3)))
     # Then the analysis was told to come back later, and did not hold up or undo the removal
     assert isinstance(attempts[0], TransientError) and "being removed" in str(attempts[0])
     assert outcome == "removed"
     # and its retry (SQS redelivers it) analyses the re-upload in full
     latest = stack.s3.head_object(Bucket=stack.bucket, Key=KEY)
     event = S3Event(CREATED, stack.bucket, KEY, latest["VersionId"], latest["ETag"].strip('"'), 1)
-    assert handle_event(event, runtime)[0] == t.COMPLETE
+    assert handle_event(event, runtime)[0] == ImageStatus.COMPLETE
     assert_analysed(stack, runtime, event)
 
 
@@ -162,7 +165,7 @@ def test_a_removal_waits_for_an_analysis_of_the_deleted_version(
         analysis.result(timeout=60)
     # Then the retried removal removes everything the analysis wrote
     assert handle_event(removal, runtime)[0] == "removed"
-    assert runtime.table.get(KEY) is None and results(stack) == set() and label_items(runtime) == 0
+    assert runtime.claims.get(KEY) is None and results(stack) == set() and label_items(runtime) == 0
 
 
 def test_a_claim_for_a_version_replaced_meanwhile_puts_back_the_newer_record(
@@ -174,11 +177,11 @@ def test_a_claim_for_a_version_replaced_meanwhile_puts_back_the_newer_record(
 
     def replace_and_analyse() -> None:
         newer["event"] = put(stack, jpeg(colour=BLUE))
-        assert handle_event(newer["event"], runtime)[0] == t.COMPLETE
+        assert handle_event(newer["event"], runtime)[0] == ImageStatus.COMPLETE
 
-    s3 = S3WithHook(runtime.s3, ("get_object",), replace_and_analyse)
+    s3 = S3WithHook(runtime.s3.client, ("get_object",), replace_and_analyse)
     # When the late delivery goes on to claim the key
-    outcome, result = handle_event(first, replace(runtime, s3=s3))
+    outcome, result = handle_event(first, replace(runtime, s3=S3Store(s3)))
     # Then it notices, puts version 2's record back untouched, and analyses nothing
     assert s3.fired and outcome == "superseded" and result is None
     assert_analysed(stack, runtime, newer["event"])
@@ -194,8 +197,8 @@ def test_losing_the_claim_without_a_newer_version_is_not_acknowledged(
 
     def drop_the_claim() -> None:
         wait_for_claim(runtime)
-        runtime.table.client.delete_item(
-            TableName=runtime.table.name, Key={"pk": {"S": t.image_pk(KEY)}, "sk": {"S": t.RESULT_SK}}
+        runtime.claims.client.delete_item(
+            TableName=runtime.claims.name, Key={"pk": {"S": t.image_pk(KEY)}, "sk": {"S": t.RESULT_SK}}
         )
         claimed.set()
 
@@ -207,7 +210,7 @@ def test_losing_the_claim_without_a_newer_version_is_not_acknowledged(
         dropper.result()
     # Then nothing half-written is left behind, and the retry analyses the image in full
     assert results(stack) == set()
-    assert handle_event(event, runtime)[0] == t.COMPLETE
+    assert handle_event(event, runtime)[0] == ImageStatus.COMPLETE
     assert_analysed(stack, runtime, event)
 
 
@@ -220,11 +223,13 @@ def test_a_non_empty_object_named_like_a_folder_gets_a_failed_record(
     # When their events are handled
     outcome, result = handle_event(uploaded, runtime)
     # Then the upload is accounted for: failed, with the reason, and no AI call was spent on it
-    assert outcome == t.FAILED and result is not None and result.error is not None
-    assert result.error["code"] == "unsafe_key" and "ends in '/'" in result.error["message"]
-    record = runtime.table.get("images/trip/")
-    assert record is not None and record["status"] == t.FAILED and record["error_code"] == "unsafe_key"
+    assert outcome == ImageStatus.FAILED and result is not None and result.error is not None
+    assert result.error.code == "unsafe_key" and "ends in '/'" in result.error.message
+    record = runtime.claims.get("images/trip/")
+    assert (
+        record is not None and record["status"] == ImageStatus.FAILED and record["error_code"] == "unsafe_key"
+    )
     assert double.calls == []
     # and the empty marker is no upload at all
     assert handle_event(marker, runtime) == ("ignored", None)
-    assert runtime.table.get("images/empty folder/") is None
+    assert runtime.claims.get("images/empty folder/") is None

@@ -5,24 +5,27 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from image_analysis.keys import KeyLayout
-from image_analysis.models import (
+from image_analysis.domain.keys import KeyLayout
+from image_analysis.domain.models import (
+    SCHEMA_VERSION,
     Analyses,
     AnalysisOutcome,
     Box,
     Cost,
     Gps,
+    ImageError,
     ImageInfo,
     ImageResult,
     Label,
     Location,
     Moderation,
+    ModerationLabel,
     Place,
     TextLine,
     render_text,
 )
-from image_analysis.records import MAX_LABEL_ITEMS, label_index, record_from_result
-from image_analysis.settings import SCHEMA_VERSION
+from image_analysis.domain.records import MAX_LABEL_ITEMS, label_index, record_from_result
+from image_analysis.domain.states import AnalysisStatus, ImageStatus
 
 INFO = ImageInfo(
     bucket="photos",
@@ -49,7 +52,7 @@ LOCATION = Location(
 )
 FULL = ImageResult(
     image=INFO,
-    status="partial",
+    status=ImageStatus.PARTIAL,
     processed_at="2026-03-01T12:00:00Z",
     settings_fingerprint="0123456789abcdef",
     analyses=Analyses(
@@ -70,14 +73,14 @@ FULL = ImageResult(
             TextLine(text="Trocadéro", confidence=85.0),
         ],
         moderation=Moderation(
-            flagged=True, labels=[{"name": "Weapons", "parent": "Violence", "confidence": 71.0}]
+            flagged=True, labels=[ModerationLabel(name="Weapons", parent="Violence", confidence=71.0)]
         ),
         outcomes={
-            "location": AnalysisOutcome("ok", latency_ms=2100),
-            "labels": AnalysisOutcome("ok", latency_ms=400),
-            "text": AnalysisOutcome("ok", latency_ms=350),
-            "moderation": AnalysisOutcome("ok", latency_ms=300),
-            "gps": AnalysisOutcome("ok"),
+            "location": AnalysisOutcome(AnalysisStatus.OK, latency_ms=2100),
+            "labels": AnalysisOutcome(AnalysisStatus.OK, latency_ms=400),
+            "text": AnalysisOutcome(AnalysisStatus.OK, latency_ms=350),
+            "moderation": AnalysisOutcome(AnalysisStatus.OK, latency_ms=300),
+            "gps": AnalysisOutcome(AnalysisStatus.OK),
         },
     ),
     error=None,
@@ -110,15 +113,16 @@ def test_the_document_is_versioned_and_plain_json() -> None:
     }
     assert document["analyses"]["gps"]["place"]["country_code"] == "FR"
     assert json.loads(json.dumps(document)) == document
+    assert type(document["status"]) is str and type(document["analyses"]["outcomes"]["gps"]["status"]) is str
 
 
 def test_a_failed_result_round_trips_with_its_error() -> None:
     failed = ImageResult(
         image=replace(INFO, sha256=None, format=None, width=None, height=None),
-        status="failed",
+        status=ImageStatus.FAILED,
         processed_at="2026-03-01T12:00:00Z",
         settings_fingerprint="0123456789abcdef",
-        error={"code": "too_small", "message": "image is 79x79; both sides must be at least 80 px"},
+        error=ImageError("too_small", "image is 79x79; both sides must be at least 80 px"),
     )
     document = json.loads(json.dumps(failed.to_dict()))
     assert ImageResult.from_dict(document) == failed
@@ -160,10 +164,10 @@ def test_the_text_starts_with_the_location_then_gps_labels_and_text_lines() -> N
 def test_a_failed_result_says_why_on_its_first_line() -> None:
     failed = ImageResult(
         image=INFO,
-        status="failed",
+        status=ImageStatus.FAILED,
         processed_at="2026-03-01T12:00:00Z",
         settings_fingerprint="f",
-        error={"code": "not_an_image", "message": "not an image: the file is a PDF document"},
+        error=ImageError("not_an_image", "not an image: the file is a PDF document"),
     )
     assert render_text(failed).splitlines()[0] == "Not analysed: not an image: the file is a PDF document"
 
@@ -187,10 +191,10 @@ def test_skipped_and_failed_analyses_are_listed_with_their_reasons() -> None:
         labels=[Label("Beach", 91.0)],
         moderation=Moderation(flagged=False),
         outcomes={
-            "location": AnalysisOutcome("skipped", reason="flagged by moderation"),
-            "text": AnalysisOutcome("failed", reason="InvalidImageFormatException"),
-            "labels": AnalysisOutcome("ok"),
-            "gps": AnalysisOutcome("skipped"),
+            "location": AnalysisOutcome(AnalysisStatus.SKIPPED, reason="flagged by moderation"),
+            "text": AnalysisOutcome(AnalysisStatus.FAILED, reason="InvalidImageFormatException"),
+            "labels": AnalysisOutcome(AnalysisStatus.OK),
+            "gps": AnalysisOutcome(AnalysisStatus.SKIPPED),
         },
     )
     lines = render_text(replace(FULL, analyses=analyses, reused_from=None)).splitlines()
@@ -270,8 +274,8 @@ def test_a_record_for_an_image_whose_result_keys_do_not_fit_has_no_result_keys()
     result = replace(
         FULL,
         image=replace(INFO, key=long_key),
-        status="failed",
-        error={"code": "key_too_long", "message": "m"},
+        status=ImageStatus.FAILED,
+        error=ImageError("key_too_long", "m"),
     )
     record = record_from_result(result, layout, version_tag="v1", updated_at="t")
     assert record["result_key"] is None and record["text_key"] is None

@@ -10,13 +10,14 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from image_analysis import pipeline
-from image_analysis import table as t
-from image_analysis.errors import ConfigurationError, TransientError
-from image_analysis.intake import CREATED, REMOVED, S3Event
-from image_analysis.keys import KeyLayout
-from image_analysis.models import ImageResult
-from image_analysis.pipeline import Runtime, handle_event
+from image_analysis.domain import table as t
+from image_analysis.domain.errors import ConfigurationError, TransientError
+from image_analysis.domain.intake import CREATED, REMOVED, S3Event
+from image_analysis.domain.keys import KeyLayout
+from image_analysis.domain.models import ImageResult
+from image_analysis.domain.states import EventOutcome, ImageStatus
+from image_analysis.pipeline import handle_event
+from image_analysis.runtime import Runtime
 
 from tests.conftest import Stack
 from tests.doubles.ai_answers import fingerprint
@@ -56,7 +57,7 @@ def read_text(stack: Stack, image_key: str) -> str:
 
 
 def record(runtime: Runtime, image_key: str) -> dict[str, Any] | None:
-    return runtime.table.get(image_key)
+    return runtime.claims.get(image_key)
 
 
 def ai_calls(double: AiServicesDouble) -> list[str]:
@@ -71,7 +72,7 @@ def test_an_image_becomes_json_text_and_a_queryable_record(
     # When its upload event is handled
     outcome, result = handle_event(upload("images/trip/eiffel.jpg", data), runtime)
     # Then every analysis ran once, on this image
-    assert outcome == t.COMPLETE and result is not None
+    assert outcome == ImageStatus.COMPLETE and result is not None
     assert sorted(ai_calls(double)) == ["Converse", "DetectLabels", "DetectModerationLabels", "DetectText"]
     assert {c["images"][0]["fingerprint"] for c in double.calls} == {fingerprint(data)}
     # and the JSON document is the versioned model, with GPS reverse-geocoded offline
@@ -127,9 +128,9 @@ def test_a_duplicate_delivery_makes_no_ai_calls(
     runtime: Runtime, upload: Upload, double: AiServicesDouble
 ) -> None:
     event = upload("images/dup.jpg", jpeg())
-    assert handle_event(event, runtime)[0] == t.COMPLETE
+    assert handle_event(event, runtime)[0] == ImageStatus.COMPLETE
     calls = len(double.calls)
-    assert handle_event(event, runtime) == (pipeline.DUPLICATE, None)
+    assert handle_event(event, runtime) == (EventOutcome.DUPLICATE, None)
     assert len(double.calls) == calls
 
 
@@ -140,7 +141,7 @@ def test_identical_bytes_under_another_key_reuse_the_analysis(
     handle_event(upload("images/original.jpg", data), runtime)
     calls = len(double.calls)
     outcome, result = handle_event(upload("images/copy of original.jpg", data), runtime)
-    assert outcome == t.COMPLETE and result is not None
+    assert outcome == ImageStatus.COMPLETE and result is not None
     assert len(double.calls) == calls
     assert result.reused_from == "images/original.jpg"
     assert result.cost.estimated_usd == 0
@@ -165,7 +166,7 @@ def test_bad_input_is_recorded_as_failed_with_a_reason_and_never_reaches_ai(
     stack: Stack, runtime: Runtime, upload: Upload, double: AiServicesDouble, data: bytes, code: str
 ) -> None:
     outcome, result = handle_event(upload("images/bad.jpg", data), runtime)
-    assert outcome == t.FAILED and result is not None
+    assert outcome == ImageStatus.FAILED and result is not None
     assert ai_calls(double) == []
     assert read_json(stack, "images/bad.jpg")["error"]["code"] == code
     assert read_text(stack, "images/bad.jpg").startswith("Not analysed: ")
@@ -200,7 +201,7 @@ def test_a_tiny_photo_is_analysed_in_full_and_says_its_rendition_was_enlarged(
     # When its upload is handled
     outcome, result = handle_event(upload(key, tiny(fmt, gps)), runtime)
     # Then every analysis ran and succeeded on it
-    assert outcome == t.COMPLETE and result is not None, result
+    assert outcome == ImageStatus.COMPLETE and result is not None, result
     assert sorted(ai_calls(double)) == ["Converse", "DetectLabels", "DetectModerationLabels", "DetectText"]
     rekognition_sizes = {
         (i["width"], i["height"]) for c in double.calls for i in c["images"] if c["operation"] != "Converse"
@@ -233,7 +234,7 @@ def test_an_image_too_small_to_analyse_still_records_its_format_size_and_gps_pla
     # When its upload is handled
     outcome, result = handle_event(upload("images/pixel.jpg", data), runtime)
     # Then it is refused without any AI call
-    assert outcome == t.FAILED and result is not None and ai_calls(double) == []
+    assert outcome == ImageStatus.FAILED and result is not None and ai_calls(double) == []
     document = read_json(stack, "images/pixel.jpg")
     assert document["error"]["code"] == "too_small" and "12x10" in document["error"]["message"]
     # and what was read is recorded: format, size and the reverse-geocoded GPS place
@@ -251,14 +252,14 @@ def test_a_refused_image_keeps_gps_to_itself_when_gps_is_switched_off(
 ) -> None:
     runtime.settings = replace(runtime.settings, enable_gps=False)
     _, result = handle_event(upload("images/pixel.jpg", jpeg((12, 10), RED, gps=PARIS)), runtime)
-    assert result is not None and result.error is not None and result.error["code"] == "too_small"
+    assert result is not None and result.error is not None and result.error.code == "too_small"
     assert result.analyses.gps is None and result.image.format == "JPEG"
 
 
 def test_an_object_over_the_byte_limit_is_refused_without_download(runtime: Runtime, upload: Upload) -> None:
     runtime.settings = replace(runtime.settings, max_image_bytes=1000)
     _, result = handle_event(upload("images/huge.jpg", jpeg()), runtime)
-    assert result is not None and result.error is not None and result.error["code"] == "too_large"
+    assert result is not None and result.error is not None and result.error.code == "too_large"
 
 
 def test_one_failing_analysis_leaves_the_others_and_marks_the_image_partial(
@@ -266,7 +267,7 @@ def test_one_failing_analysis_leaves_the_others_and_marks_the_image_partial(
 ) -> None:
     double.fail_next("DetectText", 1, "InvalidImageFormatException")
     outcome, result = handle_event(upload("images/p.jpg", jpeg()), runtime)
-    assert outcome == t.PARTIAL and result is not None
+    assert outcome == ImageStatus.PARTIAL and result is not None
     outcomes = read_json(stack, "images/p.jpg")["analyses"]["outcomes"]
     assert (
         outcomes["text"]["status"] == "failed" and "InvalidImageFormatException" in outcomes["text"]["reason"]
@@ -281,7 +282,7 @@ def test_throttling_is_retried_by_the_client_and_then_succeeds(
     double.fail_next("Converse", 1, "ThrottlingException")
     double.fail_next("DetectLabels", 1, "ProvisionedThroughputExceededException")
     outcome, _ = handle_event(upload("images/t.jpg", jpeg()), runtime)
-    assert outcome == t.COMPLETE
+    assert outcome == ImageStatus.COMPLETE
     assert ai_calls(double).count("Converse") == 2
 
 
@@ -293,9 +294,13 @@ def test_throttling_that_outlasts_retries_fails_the_message_and_a_redelivery_rec
     with pytest.raises(TransientError):
         handle_event(event, runtime)
     item = record(runtime, "images/slow.jpg")
-    assert item is not None and item["status"] == t.RETRYING and "ThrottlingException" in item["last_error"]
+    assert (
+        item is not None
+        and item["status"] == ImageStatus.RETRYING
+        and "ThrottlingException" in item["last_error"]
+    )
     double.reset()
-    assert handle_event(event, runtime)[0] == t.COMPLETE
+    assert handle_event(event, runtime)[0] == ImageStatus.COMPLETE
 
 
 def test_access_denied_is_a_configuration_error(
@@ -309,7 +314,7 @@ def test_access_denied_is_a_configuration_error(
 def test_removal_deletes_results_in_s3_and_dynamodb(stack: Stack, runtime: Runtime, upload: Upload) -> None:
     handle_event(upload("images/gone.jpg", jpeg((300, 300), RED)), runtime)
     stack.s3.delete_object(Bucket=stack.bucket, Key="images/gone.jpg")
-    assert handle_event(S3Event(REMOVED, stack.bucket, "images/gone.jpg"), runtime)[0] == pipeline.REMOVED_OK
+    assert handle_event(S3Event(REMOVED, stack.bucket, "images/gone.jpg"), runtime)[0] == EventOutcome.REMOVED
     listed = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="results/").get("Contents", [])
     assert listed == []
     items = stack.dynamodb.query(
@@ -325,7 +330,7 @@ def test_a_late_removal_event_keeps_the_results_of_a_reupload(
 ) -> None:
     handle_event(upload("images/back.jpg", jpeg()), runtime)
     outcome, _ = handle_event(S3Event(REMOVED, stack.bucket, "images/back.jpg"), runtime)
-    assert outcome == pipeline.STALE_REMOVAL
+    assert outcome == EventOutcome.STALE_REMOVAL
     assert record(runtime, "images/back.jpg") is not None
 
 
@@ -334,7 +339,7 @@ def test_an_event_for_an_overwritten_version_is_skipped(
 ) -> None:
     old = upload("images/v.jpg", jpeg(colour=RED))
     upload("images/v.jpg", jpeg())
-    assert handle_event(old, runtime) == (pipeline.SUPERSEDED, None)
+    assert handle_event(old, runtime) == (EventOutcome.SUPERSEDED, None)
     assert ai_calls(double) == []
 
 
@@ -351,7 +356,7 @@ def test_force_reprocesses_a_finished_image(
     handle_event(event, runtime)
     double.reset()
     outcome, _ = handle_event(replace(event, force=True), runtime)
-    assert outcome == t.COMPLETE and "Converse" in ai_calls(double)
+    assert outcome == ImageStatus.COMPLETE and "Converse" in ai_calls(double)
 
 
 def test_a_delivery_during_analysis_is_retried_later_not_analysed_twice(
@@ -368,9 +373,9 @@ def test_a_delivery_during_analysis_is_retried_later_not_analysed_twice(
         # Then it is sent back to the queue instead of being analysed again
         with pytest.raises(TransientError, match="being analysed by another invocation"):
             handle_event(event, runtime)
-        assert first.result()[0] == t.COMPLETE
+        assert first.result()[0] == ImageStatus.COMPLETE
     # and the redelivery, later, is recognised as a duplicate
-    assert handle_event(event, runtime) == (pipeline.DUPLICATE, None)
+    assert handle_event(event, runtime) == (EventOutcome.DUPLICATE, None)
     assert ai_calls(double).count("Converse") == 1
 
 
@@ -378,16 +383,16 @@ def test_a_claim_whose_lease_expired_is_taken_over(runtime: Runtime, upload: Upl
     # Given an invocation claimed the image and died (its lease is in the past)
     event = upload("images/crashed.jpg", jpeg())
     head_version = event.version_id or ""
-    runtime.table.claim(event.key, head_version, "dead-token", "2026-01-01T00:00:00Z", 0, 60, force=False)
+    runtime.claims.claim(event.key, head_version, "dead-token", "2026-01-01T00:00:00Z", 0, 60, force=False)
     # When the message is redelivered, the new invocation takes over and finishes
-    assert handle_event(event, runtime)[0] == t.COMPLETE
+    assert handle_event(event, runtime)[0] == ImageStatus.COMPLETE
 
 
 def test_keys_outside_the_input_prefix_and_results_are_ignored(
     stack: Stack, runtime: Runtime, double: AiServicesDouble
 ) -> None:
     for key in ("results/a.jpg.json", "other/a.jpg", "images/"):
-        assert handle_event(S3Event(CREATED, stack.bucket, key), runtime) == (pipeline.IGNORED, None)
+        assert handle_event(S3Event(CREATED, stack.bucket, key), runtime) == (EventOutcome.IGNORED, None)
     assert ai_calls(double) == []
 
 
@@ -406,6 +411,6 @@ def test_switched_off_analyses_are_recorded_as_skipped(
 ) -> None:
     runtime.settings = replace(runtime.settings, enable_location=False, enable_text=False)
     _, result = handle_event(upload("images/s.jpg", jpeg()), runtime)
-    assert result is not None and result.status == t.COMPLETE
+    assert result is not None and result.status == ImageStatus.COMPLETE
     assert result.analyses.outcomes["location"].status == "skipped"
     assert sorted(ai_calls(double)) == ["DetectLabels", "DetectModerationLabels"]

@@ -11,10 +11,10 @@ import io
 from dataclasses import replace
 
 import pytest
-from image_analysis.errors import ImageRejected
-from image_analysis.imaging import Limits, Rendition, prepare
-from image_analysis.models import Box
-from image_analysis.renditions import box_in_picture
+from image_analysis.domain.errors import ImageRejected
+from image_analysis.domain.models import Box
+from image_analysis.imaging.prepare import Limits, prepare
+from image_analysis.imaging.renditions import Rendition, box_in_picture
 from PIL import Image
 
 from tests.imagegen import RED, WHITE, encode, jpeg, scene

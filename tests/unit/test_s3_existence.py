@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from image_analysis import s3store
-from image_analysis.errors import ConfigurationError, ObjectMissing
+from image_analysis.adapters.s3 import S3Store
+from image_analysis.domain.errors import ConfigurationError, ObjectMissing
 
 BUCKET, KEY = "photos", "images/a.jpg"
 LISTING = {"Bucket": BUCKET, "Prefix": KEY, "MaxKeys": 1}
@@ -41,7 +41,7 @@ def test_a_read_of_a_deleted_image_is_missing_whether_s3_says_404_or_403(
     if status == 403:  # a 403 is checked against a listing of the key's own prefix
         stub.add_response("list_objects_v2", listed(), LISTING)
     with pytest.raises(ObjectMissing):
-        s3store.read(s3, BUCKET, KEY, max_bytes=1000)
+        S3Store(s3).read(BUCKET, KEY, max_bytes=1000)
 
 
 @pytest.mark.parametrize(("code", "status"), [("404", 404), ("403", 403)])
@@ -51,14 +51,14 @@ def test_a_head_of_a_deleted_image_is_none_whether_s3_says_404_or_403(
     stub.add_client_error("head_object", code, http_status_code=status)
     if status == 403:
         stub.add_response("list_objects_v2", listed("images/a.jpg.bak"), LISTING)  # only a longer key
-    assert s3store.head(s3, BUCKET, KEY) is None
+    assert S3Store(s3).head(BUCKET, KEY) is None
 
 
 def test_a_403_for_an_image_that_exists_is_a_configuration_error(s3: Any, stub: Stubber) -> None:
     stub.add_client_error("get_object", "AccessDenied", http_status_code=403)
     stub.add_response("list_objects_v2", listed(KEY), LISTING)
     with pytest.raises(ConfigurationError, match="AccessDenied"):
-        s3store.read(s3, BUCKET, KEY, max_bytes=1000)
+        S3Store(s3).read(BUCKET, KEY, max_bytes=1000)
 
 
 @pytest.mark.parametrize(("keys", "exists"), [((), False), ((KEY,), True), (("images/a.jpg.json",), False)])
@@ -66,4 +66,4 @@ def test_existence_is_the_exact_key_in_a_listing_of_its_own_prefix(
     s3: Any, stub: Stubber, keys: tuple[str, ...], exists: bool
 ) -> None:
     stub.add_response("list_objects_v2", listed(*keys), LISTING)
-    assert s3store.exists(s3, BUCKET, KEY) is exists
+    assert S3Store(s3).exists(BUCKET, KEY) is exists

@@ -6,9 +6,10 @@ from dataclasses import fields, replace
 from typing import Any
 
 import pytest
-from image_analysis.errors import ImageRejected
-from image_analysis.keys import MAX_S3_KEY_BYTES, KeyLayout
-from image_analysis.records import result_keys_fit
+from image_analysis.analysis import analysis_fingerprint
+from image_analysis.domain.errors import ImageRejected
+from image_analysis.domain.keys import MAX_S3_KEY_BYTES, KeyLayout
+from image_analysis.domain.records import result_keys_fit
 from image_analysis.settings import DEFAULT_MODEL_ID, Settings, SettingsError, defaults, env_name
 
 BASE_ENV = {"RESULTS_TABLE": "imgpipe-results"}
@@ -207,7 +208,7 @@ BASE = Settings(results_table="imgpipe-results")
     ids=lambda change: next(iter(change)),
 )
 def test_the_fingerprint_changes_with_what_changes_an_analysis(change: dict[str, Any]) -> None:
-    assert replace(BASE, **change).analysis_fingerprint != BASE.analysis_fingerprint
+    assert analysis_fingerprint(replace(BASE, **change)) != analysis_fingerprint(BASE)
 
 
 @pytest.mark.parametrize(
@@ -229,13 +230,13 @@ def test_the_fingerprint_changes_with_what_changes_an_analysis(change: dict[str,
 )
 def test_the_fingerprint_ignores_names_prices_and_client_behaviour(change: dict[str, Any]) -> None:
     # Changing these must not make every stored result stale (backfill would redo them all).
-    assert replace(BASE, **change).analysis_fingerprint == BASE.analysis_fingerprint
+    assert analysis_fingerprint(replace(BASE, **change)) == analysis_fingerprint(BASE)
 
 
 def test_the_fingerprint_is_a_stable_short_hex_digest() -> None:
-    fingerprint = BASE.analysis_fingerprint
+    fingerprint = analysis_fingerprint(BASE)
     assert len(fingerprint) == 16 and int(fingerprint, 16) >= 0
-    assert Settings(results_table="x").analysis_fingerprint == fingerprint
+    assert analysis_fingerprint(Settings(results_table="x")) == fingerprint
 
 
 # --- Key layout --------------------------------------------------------------------------------------

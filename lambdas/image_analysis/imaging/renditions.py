@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from PIL import Image
 
-from .models import Box
+from ..domain.models import Box
 
 REKOGNITION_MAX_BYTES = 5 * 1024 * 1024
 BEDROCK_MAX_BYTES = 3_932_160  # 3.75 MB
@@ -22,7 +23,7 @@ JPEG_QUALITIES = (90, 80, 70, 60)  # tried in order until the rendition fits its
 @dataclass(frozen=True)
 class Rendition:
     data: bytes
-    format: str  # "jpeg": what the bytes are, and what is declared to the service
+    format: Literal["jpeg"]  # what the bytes are, and what is declared to the service
     width: int
     height: int
     # Where the picture lies in a padded rendition (left, top, right, bottom px); None: it fills it.

@@ -1,10 +1,10 @@
-"""Translate botocore failures into the pipeline's exceptions (see errors.py for what each means)."""
+"""Translate botocore failures into the pipeline's exceptions (see domain/errors.py for what each means)."""
 
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, ReadTimeoutError
 
-from .errors import AnalysisFailed, ConfigurationError, PipelineError, TransientError
+from ..domain.errors import AnalysisFailed, ConfigurationError, PipelineError, TransientError
 
 # Codes that mean "try again later" once botocore's own retries are spent.
 TRANSIENT_CODES = frozenset(

@@ -13,7 +13,9 @@ One table, items keyed for the analysts' access patterns (each a Query, never a 
 | earlier analysis of identical bytes| GetItem  pk=CONTENT#<sha256>#<settings fingerprint>, sk=CACHE |
 
 Label items (sk=LABEL#<l>) are written with the result in one transaction, so a label query never
-sees a half-written image. Cache items expire through TTL (`expires_at`).
+sees a half-written image. Cache items expire through TTL (`expires_at`). A record's statuses are
+states.ImageStatus. The adapters that read and write these items: adapters/claims.py (records, label
+items, claims and removal locks) and adapters/content_cache.py (cache items).
 """
 
 from __future__ import annotations
@@ -42,12 +44,6 @@ MAX_SORT_KEY_BYTES = 1024  # DynamoDB's limit for a sort key value (UTF-8), inde
 RESULT_SK = "RESULT"
 CACHE_SK = "CACHE"
 FLAGGED_PK = "FLAGGED"
-
-# Statuses a record can have. The first three are final; the others mean work is pending.
-COMPLETE, PARTIAL, FAILED = "complete", "partial", "failed"
-PROCESSING, RETRYING = "processing", "retrying"
-FINAL_STATUSES = (COMPLETE, PARTIAL, FAILED)
-ALL_STATUSES = (*FINAL_STATUSES, PROCESSING, RETRYING)
 
 
 def image_pk(image_key: str) -> str:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws_errors import translate
-from .errors import AnalysisFailed
-from .imaging import Rendition
-from .models import Location, Place
+from ..domain.errors import AnalysisFailed
+from ..domain.models import Location, Place
+from .errors import translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from mypy_boto3_bedrock_runtime.type_defs import ContentBlockTypeDef
+
+    from ..imaging.renditions import Rendition
 
 TOOL_NAME = "record_location"
 MAX_DESCRIPTION = 200
@@ -61,44 +67,50 @@ LOCATION_SCHEMA: dict[str, Any] = {
 }
 
 
-def locate(
-    client: Any,
-    image: Rendition,
-    *,
-    model_id: str,
-    max_tokens: int,
-    temperature: float,
-    gps_place: Place | None = None,
-) -> Location:
-    """Ask Claude where the photo was taken; raises the pipeline's errors, never botocore's."""
-    try:
-        response = client.converse(
-            modelId=model_id,
-            system=[{"text": SYSTEM_PROMPT}],
-            messages=[{"role": "user", "content": _content(image, gps_place)}],
-            inferenceConfig={"maxTokens": max_tokens, "temperature": temperature},
-            toolConfig={
-                "tools": [
-                    {
-                        "toolSpec": {
-                            "name": TOOL_NAME,
-                            "description": "Record where the photo was taken.",
-                            "inputSchema": {"json": LOCATION_SCHEMA},
+class Bedrock:
+    """Claude on Amazon Bedrock, through one bedrock-runtime client."""
+
+    def __init__(self, client: BedrockRuntimeClient) -> None:
+        self.client = client
+
+    def locate(
+        self,
+        image: Rendition,
+        *,
+        model_id: str,
+        max_tokens: int,
+        temperature: float,
+        gps_place: Place | None = None,
+    ) -> Location:
+        """Ask Claude where the photo was taken; raises the pipeline's errors, never botocore's."""
+        try:
+            response = self.client.converse(
+                modelId=model_id,
+                system=[{"text": SYSTEM_PROMPT}],
+                messages=[{"role": "user", "content": _content(image, gps_place)}],
+                inferenceConfig={"maxTokens": max_tokens, "temperature": temperature},
+                toolConfig={
+                    "tools": [
+                        {
+                            "toolSpec": {
+                                "name": TOOL_NAME,
+                                "description": "Record where the photo was taken.",
+                                "inputSchema": {"json": LOCATION_SCHEMA},
+                            }
                         }
-                    }
-                ],
-                "toolChoice": {"tool": {"name": TOOL_NAME}},
-            },
+                    ],
+                    "toolChoice": {"tool": {"name": TOOL_NAME}},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "Bedrock Converse") from exc
+        usage = response.get("usage", {})
+        return parse_location(
+            _tool_input(response),
+            model_id=model_id,
+            input_tokens=int(usage.get("inputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
         )
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, "Bedrock Converse") from exc
-    usage = response.get("usage", {})
-    return parse_location(
-        _tool_input(response),
-        model_id=model_id,
-        input_tokens=int(usage.get("inputTokens", 0)),
-        output_tokens=int(usage.get("outputTokens", 0)),
-    )
 
 
 def parse_location(raw: dict[str, Any], *, model_id: str, input_tokens: int, output_tokens: int) -> Location:
@@ -120,7 +132,7 @@ def parse_location(raw: dict[str, Any], *, model_id: str, input_tokens: int, out
     )
 
 
-def _content(image: Rendition, gps_place: Place | None) -> list[dict[str, Any]]:
+def _content(image: Rendition, gps_place: Place | None) -> list[ContentBlockTypeDef]:
     text = USER_PROMPT
     if gps_place:
         where = ", ".join(p for p in (gps_place.city, gps_place.region, gps_place.country) if p)
@@ -131,7 +143,7 @@ def _content(image: Rendition, gps_place: Place | None) -> list[dict[str, Any]]:
     return [{"text": text}, {"image": {"format": image.format, "source": {"bytes": image.data}}}]
 
 
-def _tool_input(response: dict[str, Any]) -> dict[str, Any]:
+def _tool_input(response: Mapping[str, Any]) -> dict[str, Any]:
     for block in response.get("output", {}).get("message", {}).get("content", []):
         tool_use = block.get("toolUse")
         if tool_use and tool_use.get("name") == TOOL_NAME and isinstance(tool_use.get("input"), dict):

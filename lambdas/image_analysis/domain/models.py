@@ -7,9 +7,12 @@ JSON document; `from_dict` reads it back (the CLI and tests use it).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
-from .settings import SCHEMA_VERSION
+from .states import AnalysisStatus, ImageStatus
+
+SCHEMA_VERSION = 1  # version of the result document and table records (bump on breaking change)
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,16 @@ class TextLine:
 
 
 @dataclass(frozen=True)
+class ModerationLabel:
+    name: str
+    parent: str | None
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Moderation:
     flagged: bool
-    labels: list[dict[str, Any]] = field(default_factory=list)  # name, parent, confidence
+    labels: list[ModerationLabel] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,15 @@ class Place:
     country: str | None
     country_code: str | None
     distance_km: float | None = None
+
+
+@dataclass(frozen=True)
+class GpsFix:
+    """The coordinates a camera or phone wrote into the photo's EXIF (before geocoding)."""
+
+    latitude: float
+    longitude: float
+    altitude_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +101,7 @@ class Location:
 class AnalysisOutcome:
     """How one analysis went: ok, skipped (switched off / gated / reused) or failed."""
 
-    status: str
+    status: AnalysisStatus
     reason: str | None = None
     latency_ms: int | None = None
 
@@ -121,13 +140,32 @@ class Analyses:
 
 
 @dataclass(frozen=True)
+class CachedAnalysis:
+    """An earlier analysis of identical bytes (the content cache), reused for an upload under another key."""
+
+    analyses: Analyses
+    format: str | None
+    width: int | None
+    height: int | None
+    source_key: str  # the image key it was made for (the result's reused_from)
+
+
+@dataclass(frozen=True)
+class ImageError:
+    """Why an image was refused: `code` is stable and machine-readable (e.g. "truncated")."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ImageResult:
     image: ImageInfo
-    status: str  # complete | partial | failed (see table.py)
+    status: ImageStatus  # complete | partial | failed
     processed_at: str
     settings_fingerprint: str
     analyses: Analyses = field(default_factory=Analyses)
-    error: dict[str, str] | None = None  # {"code": ..., "message": ...} when failed
+    error: ImageError | None = None  # when failed
     reused_from: str | None = None  # image key whose analysis was reused (identical bytes)
     cost: Cost = field(default_factory=Cost)
     notes: list[str] = field(default_factory=list)  # e.g. a broken EXIF block that was ignored
@@ -138,22 +176,31 @@ class ImageResult:
         return bool(self.analyses.moderation and self.analyses.moderation.flagged)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self, dict_factory=_plain_dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageResult:
         return cls(
             image=ImageInfo(**data["image"]),
-            status=data["status"],
+            status=ImageStatus(data["status"]),
             processed_at=data["processed_at"],
             settings_fingerprint=data["settings_fingerprint"],
             analyses=analyses_from_dict(data.get("analyses") or {}),
-            error=data.get("error"),
+            error=ImageError(**data["error"]) if data.get("error") else None,
             reused_from=data.get("reused_from"),
             cost=Cost(**(data.get("cost") or {})),
             notes=list(data.get("notes") or []),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
         )
+
+
+def analyses_to_dict(analyses: Analyses) -> dict[str, Any]:
+    return asdict(analyses, dict_factory=_plain_dict)
+
+
+def _plain_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """asdict's dict factory: states become their plain strings, so the document is plain JSON types."""
+    return {key: value.value if isinstance(value, Enum) else value for key, value in items}
 
 
 def analyses_from_dict(data: dict[str, Any]) -> Analyses:
@@ -185,8 +232,16 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
             )
             for t in data.get("text", [])
         ],
-        moderation=Moderation(**moderation) if moderation else None,
-        outcomes={name: AnalysisOutcome(**o) for name, o in (data.get("outcomes") or {}).items()},
+        moderation=Moderation(
+            flagged=moderation["flagged"],
+            labels=[ModerationLabel(**label) for label in moderation.get("labels", [])],
+        )
+        if moderation
+        else None,
+        outcomes={
+            name: AnalysisOutcome(**(o | {"status": AnalysisStatus(o["status"])}))
+            for name, o in (data.get("outcomes") or {}).items()
+        },
     )
 
 
@@ -205,10 +260,10 @@ def render_text(result: ImageResult) -> str:
         lines.extend(f"  {t.text}" for t in analyses.text)
     if analyses.moderation:
         mod = analyses.moderation
-        names = ", ".join(str(m["name"]) for m in mod.labels)
+        names = ", ".join(m.name for m in mod.labels)
         lines.append(f"Moderation: flagged ({names})" if mod.flagged else "Moderation: nothing unsafe found")
     for name, outcome in sorted(analyses.outcomes.items()):
-        if outcome.status != "ok":
+        if outcome.status != AnalysisStatus.OK:
             lines.append(f"{name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
     if result.reused_from:
         lines.append(f"Same bytes as {result.reused_from}; its analysis was reused.")
@@ -216,8 +271,8 @@ def render_text(result: ImageResult) -> str:
 
 
 def _headline(result: ImageResult) -> str:
-    if result.status == "failed" and result.error:
-        return f"Not analysed: {result.error['message']}"
+    if result.status == ImageStatus.FAILED and result.error:
+        return f"Not analysed: {result.error.message}"
     location = result.analyses.location
     if location:
         return location.description

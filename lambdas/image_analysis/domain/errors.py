@@ -1,4 +1,5 @@
-"""The pipeline's own exceptions. Adapters translate botocore errors into these with `raise ... from`.
+"""The pipeline's own exceptions. Adapters translate botocore errors into these with `raise ... from`
+(adapters/errors.py).
 
 How the handler treats each one decides whether SQS redelivers a message, so the split matters:
 - ImageRejected: the input can never succeed. Recorded as failed, message acknowledged.
@@ -11,10 +12,8 @@ How the handler treats each one decides whether SQS redelivers a message, so the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .exif_gps import GpsFix
+from .models import GpsFix
 
 
 @dataclass(frozen=True)

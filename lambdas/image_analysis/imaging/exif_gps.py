@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from PIL import ExifTags, Image
 
+from ..domain.models import GpsFix
+
 _LAT_REF, _LAT, _LON_REF, _LON, _ALT_REF, _ALT = 1, 2, 3, 4, 5, 6
-
-
-@dataclass(frozen=True)
-class GpsFix:
-    latitude: float
-    longitude: float
-    altitude_m: float | None = None
 
 
 def read_gps(exif: Image.Exif) -> tuple[GpsFix | None, str | None]:

@@ -1,28 +1,28 @@
-"""Amazon DynamoDB adapter: claims that make each object version analysed once, records, label items,
-the content cache and removal. Item layout is defined in table.py; record fields in records.py.
+"""Amazon DynamoDB adapter for an image's own items: the claim that makes each object version analysed
+once, the record and its label items, and the removal lock. Item layout is defined in domain/table.py,
+record fields in domain/records.py; the content cache (same table, other items) is content_cache.py.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import table as t
-from .aws_errors import error_code, translate
-from .errors import TransientError
+from ..domain import table as t
+from ..domain.errors import TransientError
+from ..domain.states import ImageStatus
+from . import dynamodb as ddb
+from .errors import error_code, translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 # No removal holds the key now (a lock whose lease ran out belongs to a dead invocation).
 _NO_LIVE_REMOVAL = "attribute_not_exists(removal_expires) OR removal_expires < :now"
 _LIVE_CLAIM = "#s = :processing AND lease_expires >= :now"
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,10 @@ class Busy:
     existing: dict[str, Any]
 
 
-class ResultsTable:
-    """Thin wrapper over a DynamoDB client and one table name."""
+class Claims:
+    """Who works on an image key, and its record: a DynamoDB client bound to the results table."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self.client = client
         self.name = table_name
 
@@ -83,25 +83,31 @@ class ResultsTable:
         )
         values: dict[str, Any] = {
             ":v": version_tag,
-            ":retrying": t.RETRYING,
-            ":processing": t.PROCESSING,
+            ":retrying": ImageStatus.RETRYING,
+            ":processing": ImageStatus.PROCESSING,
             ":now": now_s,
             ":exp": now_s + lease_s,
             ":tok": token,
             ":at": now_iso,
             ":key": image_key,
-            ":gsi2pk": t.status_pk(t.PROCESSING),
+            ":gsi2pk": t.status_pk(ImageStatus.PROCESSING),
             ":gsi2sk": t.time_sort_key(now_iso, image_key),
             ":zero": 0,
             ":one": 1,
         }
         if force:
             claimable += " OR #s IN (:complete, :partial, :failed)"
-            values.update({":complete": t.COMPLETE, ":partial": t.PARTIAL, ":failed": t.FAILED})
+            values.update(
+                {
+                    ":complete": ImageStatus.COMPLETE,
+                    ":partial": ImageStatus.PARTIAL,
+                    ":failed": ImageStatus.FAILED,
+                }
+            )
         try:
             response = self.client.update_item(
                 TableName=self.name,
-                Key=_key(t.image_pk(image_key), t.RESULT_SK),
+                Key=ddb.key(t.image_pk(image_key), t.RESULT_SK),
                 UpdateExpression=(
                     "SET #s = :processing, version_tag = :v, claim_token = :tok, lease_expires = :exp,"
                     " updated_at = :at, image_key = :key, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk,"
@@ -111,13 +117,13 @@ class ResultsTable:
                 # A removal in progress holds the key: its lock must lapse or be released first.
                 ConditionExpression=f"({_NO_LIVE_REMOVAL}) AND ({claimable})",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_values(values),
+                ExpressionAttributeValues=ddb.to_values(values),
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return Busy(existing=from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
+                return Busy(existing=ddb.from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
             raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
         except BotoCoreError as exc:
             raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
@@ -127,16 +133,23 @@ class ResultsTable:
     def restore(self, claim: Claim) -> None:
         """Undo a claim made for a version that turned out not to be current: put back what it replaced
         (a newer version's record or claim), or delete the claim if it replaced nothing."""
-        key = _key(t.image_pk(claim.image_key), t.RESULT_SK)
-        condition = {
-            "ConditionExpression": "claim_token = :tok",
-            "ExpressionAttributeValues": _values({":tok": claim.token}),
-        }
+        key = ddb.key(t.image_pk(claim.image_key), t.RESULT_SK)
+        condition, values = "claim_token = :tok", ddb.to_values({":tok": claim.token})
         try:
             if claim.previous:
-                self.client.put_item(TableName=self.name, Item=claim.previous, **condition)
+                self.client.put_item(
+                    TableName=self.name,
+                    Item=claim.previous,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
             else:
-                self.client.delete_item(TableName=self.name, Key=key, **condition)
+                self.client.delete_item(
+                    TableName=self.name,
+                    Key=key,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":  # taken over since: theirs now
                 raise translate(exc, "DynamoDB (restore after a superseded claim)") from exc
@@ -148,17 +161,17 @@ class ResultsTable:
         try:
             self.client.update_item(
                 TableName=self.name,
-                Key=_key(t.image_pk(claim.image_key), t.RESULT_SK),
+                Key=ddb.key(t.image_pk(claim.image_key), t.RESULT_SK),
                 UpdateExpression="SET #s = :r, last_error = :e, updated_at = :at, gsi2pk = :pk, gsi2sk = :sk",
                 ConditionExpression="claim_token = :tok",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_values(
+                ExpressionAttributeValues=ddb.to_values(
                     {
-                        ":r": t.RETRYING,
+                        ":r": ImageStatus.RETRYING,
                         ":e": reason[:1000],
                         ":at": now_iso,
                         ":tok": claim.token,
-                        ":pk": t.status_pk(t.RETRYING),
+                        ":pk": t.status_pk(ImageStatus.RETRYING),
                         ":sk": t.time_sort_key(now_iso, claim.image_key),
                     }
                 ),
@@ -178,13 +191,13 @@ class ResultsTable:
         """
         image_pk = t.image_pk(claim.image_key)
         stale_label_sks = {sk for sk in self._sort_keys(image_pk) if sk.startswith("LABEL#")}
-        actions: list[dict[str, Any]] = [
+        actions: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self.name,
-                    "Item": _item({**record, "pk": image_pk, "sk": t.RESULT_SK}),
+                    "Item": ddb.to_item({**record, "pk": image_pk, "sk": t.RESULT_SK}),
                     "ConditionExpression": "claim_token = :tok",
-                    "ExpressionAttributeValues": _values({":tok": claim.token}),
+                    "ExpressionAttributeValues": ddb.to_values({":tok": claim.token}),
                 }
             }
         ]
@@ -195,11 +208,15 @@ class ResultsTable:
                 {
                     "Put": {
                         "TableName": self.name,
-                        "Item": _item(_label_item(image_pk, sk, claim.image_key, label, confidence, record)),
+                        "Item": ddb.to_item(
+                            _label_item(image_pk, sk, claim.image_key, label, confidence, record)
+                        ),
                     }
                 }
             )
-        actions += [{"Delete": {"TableName": self.name, "Key": _key(image_pk, sk)}} for sk in stale_label_sks]
+        actions += [
+            {"Delete": {"TableName": self.name, "Key": ddb.key(image_pk, sk)}} for sk in stale_label_sks
+        ]
         try:
             self.client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
@@ -216,11 +233,11 @@ class ResultsTable:
     def get(self, image_key: str) -> dict[str, Any] | None:
         try:
             response = self.client.get_item(
-                TableName=self.name, Key=_key(t.image_pk(image_key), t.RESULT_SK), ConsistentRead=True
+                TableName=self.name, Key=ddb.key(t.image_pk(image_key), t.RESULT_SK), ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, "DynamoDB GetItem") from exc
-        return from_item(response["Item"]) if "Item" in response else None
+        return ddb.from_item(response["Item"]) if "Item" in response else None
 
     # --- removal ----------------------------------------------------------------------------
     def lock_for_removal(self, image_key: str, token: str, now_s: int, lease_s: int) -> RemovalLock | Busy:
@@ -232,18 +249,23 @@ class ResultsTable:
         try:
             self.client.update_item(
                 TableName=self.name,
-                Key=_key(t.image_pk(image_key), t.RESULT_SK),
+                Key=ddb.key(t.image_pk(image_key), t.RESULT_SK),
                 UpdateExpression="SET removal_token = :tok, removal_expires = :exp",
                 ConditionExpression=f"({_NO_LIVE_REMOVAL}) AND NOT ({_LIVE_CLAIM})",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_values(
-                    {":tok": token, ":exp": now_s + lease_s, ":now": now_s, ":processing": t.PROCESSING}
+                ExpressionAttributeValues=ddb.to_values(
+                    {
+                        ":tok": token,
+                        ":exp": now_s + lease_s,
+                        ":now": now_s,
+                        ":processing": ImageStatus.PROCESSING,
+                    }
                 ),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return Busy(existing=from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
+                return Busy(existing=ddb.from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
             raise translate(exc, "DynamoDB UpdateItem (removal lock)") from exc
         except BotoCoreError as exc:
             raise translate(exc, "DynamoDB UpdateItem (removal lock)") from exc
@@ -251,14 +273,14 @@ class ResultsTable:
 
     def unlock_removal(self, lock: RemovalLock) -> None:
         """Give the key back without removing anything (the image exists again)."""
-        key = _key(t.image_pk(lock.image_key), t.RESULT_SK)
+        key = ddb.key(t.image_pk(lock.image_key), t.RESULT_SK)
         try:
             response = self.client.update_item(
                 TableName=self.name,
                 Key=key,
                 UpdateExpression="REMOVE removal_token, removal_expires",
                 ConditionExpression="removal_token = :tok",
-                ExpressionAttributeValues=_values({":tok": lock.token}),
+                ExpressionAttributeValues=ddb.to_values({":tok": lock.token}),
                 ReturnValues="ALL_NEW",
             )
             if "status" not in response.get("Attributes", {}):  # the lock was the whole item
@@ -284,7 +306,9 @@ class ResultsTable:
         others = [sk for sk in self._sort_keys(image_pk) if sk != t.RESULT_SK]
         for start in range(0, len(others), 25):
             batch = others[start : start + 25]
-            request = {self.name: [{"DeleteRequest": {"Key": _key(image_pk, sk)}} for sk in batch]}
+            request: dict[str, Any] = {
+                self.name: [{"DeleteRequest": {"Key": ddb.key(image_pk, sk)}} for sk in batch]
+            }
             try:
                 while request:
                     response = self.client.batch_write_item(RequestItems=request)
@@ -294,9 +318,9 @@ class ResultsTable:
         try:
             self.client.delete_item(
                 TableName=self.name,
-                Key=_key(image_pk, t.RESULT_SK),
+                Key=ddb.key(image_pk, t.RESULT_SK),
                 ConditionExpression="removal_token = :tok",
-                ExpressionAttributeValues=_values({":tok": lock.token}),
+                ExpressionAttributeValues=ddb.to_values({":tok": lock.token}),
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -307,36 +331,6 @@ class ResultsTable:
         except BotoCoreError as exc:
             raise translate(exc, "DynamoDB DeleteItem (record)") from exc
         return len(others) + 1
-
-    # --- content cache ----------------------------------------------------------------------
-    def cached_analyses(self, sha256: str, fingerprint: str) -> tuple[dict[str, Any], str] | None:
-        """An earlier analysis of identical bytes under the same settings: (analyses, source key)."""
-        try:
-            response = self.client.get_item(
-                TableName=self.name, Key=_key(t.content_pk(sha256, fingerprint), t.CACHE_SK)
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "DynamoDB GetItem (cache)") from exc
-        item = response.get("Item")
-        if not item:
-            return None
-        payload = json.loads(zlib.decompress(item["analyses"]["B"]))
-        return payload, item["source_key"]["S"]
-
-    def cache_analyses(
-        self, sha256: str, fingerprint: str, analyses: dict[str, Any], source_key: str, expires_at: int
-    ) -> None:
-        item = {
-            "pk": {"S": t.content_pk(sha256, fingerprint)},
-            "sk": {"S": t.CACHE_SK},
-            "source_key": {"S": source_key},
-            "analyses": {"B": zlib.compress(json.dumps(analyses).encode())},
-            t.TTL_ATTRIBUTE: {"N": str(expires_at)},
-        }
-        try:
-            self.client.put_item(TableName=self.name, Item=item)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "DynamoDB PutItem (cache)") from exc
 
     def _sort_keys(self, pk: str) -> list[str]:
         keys: list[str] = []
@@ -373,40 +367,3 @@ def _label_item(
         "flagged": record.get("flagged", False),
         "updated_at": record["updated_at"],
     }
-
-
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
-def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_decimals(v)) for k, v in values.items() if v is not None}
-
-
-def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_decimals(v)) for k, v in values.items()}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
-
-
-def _decimals(value: Any) -> Any:
-    """DynamoDB numbers are Decimals; floats are converted through their repr."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decimals(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, set)):
-        return [_plain(v) for v in value]
-    return value

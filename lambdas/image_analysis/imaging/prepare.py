@@ -20,14 +20,12 @@ from dataclasses import dataclass, replace
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
+from ..domain.errors import ImageRejected, SeenImage
+from ..domain.models import GpsFix
 from . import formats
-from .errors import ImageRejected, SeenImage
-from .exif_gps import GpsFix
 from .metadata import orient, orientation_tag, read_metadata
 from .pixels import normalise_mode, to_srgb
 from .renditions import Rendition, fit, for_bedrock, for_rekognition, scaled
-
-__all__ = ["ACCEPTED_FORMATS", "Limits", "PreparedImage", "Rendition", "detect_format", "prepare"]
 
 pillow_heif.register_heif_opener()
 

@@ -21,7 +21,7 @@ from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
-from .models import Place
+from ..domain.models import Place
 
 MAX_CITY_KM = 100.0  # farther than this from any town: the country only
 CELL_DEGREES = 0.5

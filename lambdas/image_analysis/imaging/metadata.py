@@ -7,7 +7,8 @@ import warnings
 
 from PIL import Image
 
-from .exif_gps import GpsFix, read_gps
+from ..domain.models import GpsFix
+from .exif_gps import read_gps
 
 ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,

@@ -1,0 +1,84 @@
+"""The Runtime (settings, the adapters bound to their clients, an executor and a clock) and how it is
+built once per process.
+
+Timeouts are explicit and retries use botocore's adaptive mode (client-side rate limiting plus
+exponential back-off with jitter for throttling). Endpoints are never set here: boto3 honours
+AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>, which is how local runs and tests redirect calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import boto3
+from botocore.config import Config
+
+from .adapters.bedrock import Bedrock
+from .adapters.claims import Claims
+from .adapters.content_cache import ContentCache
+from .adapters.rekognition import Rekognition
+from .adapters.s3 import S3Store
+from .adapters.sqs import Sqs
+from .domain.keys import KeyLayout
+from .settings import Settings
+
+ANALYSIS_THREADS = 8  # four calls per image, with room for two images in flight
+
+
+@dataclass
+class Runtime:
+    """Everything a run needs, built once per process (build_runtime) or by tests."""
+
+    settings: Settings
+    s3: S3Store
+    claims: Claims  # who works on an image key, and its record (results table)
+    cache: ContentCache  # earlier analyses of identical bytes (results table)
+    bedrock: Bedrock
+    rekognition: Rekognition
+    sqs: Sqs  # to shorten a failed message's wait (batch.py's back-off)
+    executor: Executor
+    clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def layout(self) -> KeyLayout:
+        return KeyLayout(self.settings.input_prefix, self.settings.output_prefix)
+
+    def now_iso(self) -> str:
+        return (
+            datetime.fromtimestamp(self.clock(), UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+
+
+def client_config(settings: Settings, read_timeout_s: float) -> Config:
+    return Config(
+        retries={"total_max_attempts": settings.max_attempts, "mode": "adaptive"},
+        connect_timeout=settings.connect_timeout_s,
+        read_timeout=read_timeout_s,
+        max_pool_connections=ANALYSIS_THREADS * 2,
+    )
+
+
+def build_runtime(settings: Settings, session: boto3.session.Session | None = None) -> Runtime:
+    session = session or boto3.session.Session()
+    storage = client_config(settings, read_timeout_s=30.0)
+    dynamodb = session.client("dynamodb", config=storage)
+    return Runtime(
+        settings=settings,
+        s3=S3Store(session.client("s3", config=storage)),
+        claims=Claims(dynamodb, settings.results_table),
+        cache=ContentCache(dynamodb, settings.results_table),
+        bedrock=Bedrock(
+            session.client("bedrock-runtime", config=client_config(settings, settings.bedrock_read_timeout_s))
+        ),
+        rekognition=Rekognition(
+            session.client("rekognition", config=client_config(settings, settings.rekognition_read_timeout_s))
+        ),
+        sqs=Sqs(session.client("sqs", config=storage)),
+        executor=ThreadPoolExecutor(max_workers=ANALYSIS_THREADS, thread_name_prefix="analysis"),
+    )
