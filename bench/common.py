@@ -385,7 +385,7 @@ class Store:
     def create(cls, name: str) -> Store:
         import boto3
 
-        from tests.support import create_results_table  # the table as table.py designs it
+        from tests.support import create_results_table  # the table as domain/table.py designs it
 
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=name)

@@ -129,8 +129,9 @@ class Processing(Construct):
                 actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{settings.input_prefix}*")]
             ),
             # Whether an image exists is decided by a ListObjectsV2 with the image's key as prefix
-            # (s3store.exists), which this condition covers by definition; with it, S3 may also
-            # answer 404 rather than 403 to a GET of a deleted image, but s3store does not rely on that.
+            # (S3Store.exists, adapters/s3.py), which this condition covers by definition; with it, S3
+            # may also answer 404 rather than 403 to a GET of a deleted image, but S3Store does not rely
+            # on that.
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
@@ -139,7 +140,7 @@ class Processing(Construct):
             # Write the results, and delete them when their image is deleted: output prefix only.
             # DeleteObjectVersion: when a record cannot be committed, the function deletes exactly
             # the result versions it just wrote (the bucket is versioned), so the previous result
-            # is current again (s3store.undo_writes).
+            # is current again (S3Store.undo_writes).
             iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
                 resources=[bucket.arn_for_objects(f"{settings.output_prefix}*")],

@@ -14,7 +14,7 @@ from image_analysis.domain import table as t
 
 
 def create_results_table(dynamodb: Any, name: str) -> None:
-    """The table as table.py designs it (the stack builds the same thing from the same module)."""
+    """The table as domain/table.py designs it (the stack builds the same thing from the same module)."""
     attributes = {t.PK, t.SK} | {a for index in t.INDEXES for a in (index.partition_key, index.sort_key)}
     dynamodb.create_table(
         TableName=name,

@@ -62,7 +62,7 @@ BUSY = "being analysed by another invocation"
 # one of them (it lands in the DLQ) while the other finishes the image: an artefact of the local retry
 # delay of seconds (AWS waits 6x the timeout between receives), not of the pipeline.
 #
-# 32 concurrent sandboxes: botocore's adaptive retry mode (clients.py) slows each client down under
+# 32 concurrent sandboxes: botocore's adaptive retry mode (runtime.py) slows each client down under
 # sustained throttling to about one call a second, as a real Lambda sandbox would be; Lambda scales out
 # to the event source's maximum concurrency, which is what keeps a throttled pipeline moving.
 CONTEXT: dict[str, Any] = {
