@@ -1,48 +1,40 @@
-"""The function's asset, really bundled (once): the package plus linux/arm64 wheels, offline, no Docker.
+"""The function's asset, really bundled (once): the package plus linux/arm64 wheels, offline, no Docker,
+with its bytecode compiled for the Lambda's Python (3.13).
 
-This machine cannot import the arm64 native code, so the checks read it: ELF headers and wheel tags.
-Needs the wheelhouse `make install` downloads (`make test` runs it first).
+This machine cannot import the arm64 native code, so the checks read it: ELF headers and wheel tags
+(tests/runtime/ runs the asset on arm64 under qemu). Needs the wheelhouse `make install` downloads
+(`make test` runs it first) and a CPython 3.13 to compile with.
 """
 
 from __future__ import annotations
 
+import _imp
 import re
+import shutil
 import struct
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aws_cdk import FileSystem
 
-from infra.bundling import MAX_UNZIPPED_BYTES, PACKAGE, BundlingError, bundle
+from infra.bundling import MAX_UNZIPPED_BYTES, PACKAGE, TASK_ROOT, BundlingError, bundle, compile_bytecode
 from infra.wheelhouse import LAMBDA_SOURCE, PLATFORM_TAG, PYTHON_VERSION, REQUIREMENTS
-from tests.infra.conftest import Synth, synth
+from tests.infra.asset import Bundled, bundled_asset
 
 pytestmark = pytest.mark.slow
 
 EM_AARCH64 = 183
 CP = "cp" + PYTHON_VERSION.replace(".", "")
-
-
-@dataclass
-class Bundled:
-    synth: Synth
-    asset: Path
-    asset_hash: str
-    seconds: float
+# CPython 3.13's bytecode magic number (Lib/importlib/_bootstrap_external.py, fixed for all 3.13.x):
+# an interpreter ignores a .pyc whose first four bytes differ from its own.
+MAGIC_313 = (3571).to_bytes(2, "little") + b"\r\n"
+CACHE_TAG = "cpython-" + PYTHON_VERSION.replace(".", "")
+UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory: pytest.TempPathFactory) -> Bundled:
-    start = time.monotonic()
-    result = synth(tmp_path_factory.mktemp("cdk.out"), bundling=True)
-    seconds = time.monotonic() - start
-    code = result.json["Resources"][result.logical_id("Processing/Function")]["Properties"]["Code"]
-    asset_hash = code["S3Key"].removesuffix(".zip")
-    return Bundled(
-        synth=result, asset=result.outdir / f"asset.{asset_hash}", asset_hash=asset_hash, seconds=seconds
-    )
+    return bundled_asset(tmp_path_factory)
 
 
 def elf_machine(path: Path) -> int:
@@ -64,9 +56,46 @@ def test_bundle_holds_the_lambda_package(bundled: Bundled) -> None:
         assert (bundled.asset / PACKAGE / "handler.py").is_file()
 
 
-def test_bundle_has_no_bytecode_or_scripts_from_this_machine(bundled: Bundled) -> None:
-    assert not [p for p in bundled.asset.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+def test_bundle_has_no_scripts_or_bytecode_from_this_machine(bundled: Bundled) -> None:
     assert not (bundled.asset / "bin").exists()
+    assert not [p for p in bundled.asset.rglob("*.pyc") if not p.name.endswith(f".{CACHE_TAG}.pyc")]
+
+
+def test_every_module_ships_bytecode_for_python_313(bundled: Bundled) -> None:
+    """Lambda's /var/task is read-only: a module without a valid 3.13 .pyc is compiled at every cold start."""
+    sources = [p for p in bundled.asset.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 300
+    pycs = set(bundled.asset.rglob("*.pyc"))
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{CACHE_TAG}.pyc"
+        assert pyc in pycs, f"no 3.13 bytecode for {source.relative_to(bundled.asset)}"
+        header = pyc.read_bytes()[:16]
+        # Given the .pyc header (PEP 552): magic, flags, then the source's hash
+        assert header[:4] == MAGIC_313, f"{pyc}: magic {header[:4]!r} is not CPython 3.13's"
+        assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, pyc
+        # Then it was compiled from exactly the source shipped beside it (3.13's keyed SipHash)
+        key = int.from_bytes(MAGIC_313, "little")
+        assert header[8:16] == _imp.source_hash(key, source.read_bytes()), f"{pyc} is stale"
+    assert len(pycs) == len(sources)
+
+
+def test_bytecode_does_not_depend_on_where_it_was_built(bundled: Bundled, tmp_path: Path) -> None:
+    """The asset hash is taken from the output: compiling the same sources elsewhere gives the same bytes."""
+    # Given the bundle's Python sources (only) copied to another directory
+    copy = tmp_path / "elsewhere"
+
+    def not_source(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if not n.endswith(".py") and not (Path(folder) / n).is_dir()]
+
+    shutil.copytree(bundled.asset, copy, ignore=not_source)
+    # When they are compiled again
+    compile_bytecode(copy)
+    # Then every .pyc is byte for byte the shipped one, and records Lambda's path, not this machine's
+    for pyc in bundled.asset.rglob("*.pyc"):
+        assert (copy / pyc.relative_to(bundled.asset)).read_bytes() == pyc.read_bytes(), pyc
+    handler = (bundled.asset / PACKAGE / "__pycache__" / f"handler.{CACHE_TAG}.pyc").read_bytes()
+    assert f"{TASK_ROOT}/{PACKAGE}/handler.py".encode() in handler
+    assert str(bundled.asset).encode() not in handler
 
 
 def test_exactly_the_pinned_requirements_are_installed(bundled: Bundled) -> None:
