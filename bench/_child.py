@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     elif command == "prep-profile":
         from .prep import profile_child
 
-        result = profile_child(args[0])
+        result = profile_child(args[0], *map(int, args[1:2]))
     elif command == "first-use":
         from .coldstart import first_use_child
 
