@@ -28,7 +28,7 @@ export CDK_HOME := $(CURDIR)/.cache/cdk
 $(STAMP): requirements.txt requirements-dev.txt lambdas/image_analysis/requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e '.[local]'
 	touch $@
 
 # pip download of the Lambda's pinned requirements for its platform (infra/wheelhouse.py holds the
