@@ -8,6 +8,13 @@ CDK := npx --yes aws-cdk@2.1148.1
 CDK_ARGS ?=
 # The Lambda's dependencies as linux/arm64 wheels, so synth (bundling) works offline.
 WHEELS := .cache/lambda-wheelhouse/.downloaded
+# The Lambda runs CPython 3.13: a second venv with that version (found by `python -m infra.wheelhouse
+# --interpreter`: IMGPIPE_PYTHON313, python3.13 on PATH, or pyenv's) runs the Lambda's unit tests.
+VENV313 ?= .venv313
+STAMP313 := $(VENV313)/.installed-stamp
+# tests/unit minus the two that test something else: the AI test double (tests/doubles/, not shipped)
+# and the README's configuration table.
+LAMBDA_UNIT_TESTS := tests/unit --ignore=tests/unit/test_ai_double.py --ignore=tests/unit/test_docs.py
 # Keep jsii, npm, pip and CDK CLI caches inside the project, not the user's home.
 # (jsii ignores XDG_CACHE_HOME on Linux: it has its own variable for its package cache.)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -16,12 +23,12 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 export npm_config_cache := $(CURDIR)/.cache/npm
 export CDK_HOME := $(CURDIR)/.cache/cdk
 
-.PHONY: install test lint demo synth deploy destroy bench clean
+.PHONY: install test lint demo synth deploy destroy bench clean venv313 coldimport
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/image_analysis/requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e '.[local]'
 	touch $@
 
 # pip download of the Lambda's pinned requirements for its platform (infra/wheelhouse.py holds the
@@ -31,6 +38,19 @@ $(WHEELS): lambdas/image_analysis/requirements.txt infra/wheelhouse.py | $(STAMP
 	touch $@
 
 install: $(STAMP) $(WHEELS)
+
+# The function's pinned requirements with --no-deps, as in the asset (no numpy/scipy for reverse-geocode),
+# then what the tests need (same pins as requirements-dev.txt). Recreated if its Python is not 3.13.
+$(STAMP313): lambdas/image_analysis/requirements.txt tests/runtime/requirements-py313.txt infra/wheelhouse.py | $(STAMP)
+	@py=$$($(PY) -m infra.wheelhouse --interpreter) || exit 1; \
+	  $(VENV313)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { \
+	    echo "Creating $(VENV313) with $$py"; rm -rf $(VENV313); $$py -m venv $(VENV313); }
+	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV313)/bin/python -m pip install --quiet --no-deps -r lambdas/image_analysis/requirements.txt
+	$(VENV313)/bin/python -m pip install --quiet -r tests/runtime/requirements-py313.txt
+	touch $@
+
+venv313: $(STAMP313)
 
 # The report renderer's browser test screenshots a page in headless Chromium (Debian's `chromium`
 # package): install it where missing, as root or through sudo. Without apt-get that test is skipped.
@@ -45,8 +65,35 @@ chromium:
 	  echo "Installing chromium (headless browser for the report test)"; \
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: install | chromium
+# tests/runtime/ runs the bundled asset on linux/arm64 CPython 3.13 (Debian's, under qemu-user): this
+# installs Debian's qemu-user-static and mmdebstrap where missing (as root or through sudo), then builds
+# that Python once into .cache/arm64-python313/. Where it cannot, that test is skipped and says why.
+.PHONY: arm64-python
+arm64-python: install
+	@missing=; \
+	  command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$$missing qemu-user-static"; \
+	  command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
+	  if [ -n "$$missing" ]; then \
+	    if ! command -v apt-get >/dev/null 2>&1; then echo "no apt-get to install$$missing"; \
+	    elif [ "$$(id -u)" -eq 0 ]; then sudo=; install=yes; \
+	    elif command -v sudo >/dev/null 2>&1; then sudo=sudo; install=yes; \
+	    else echo "not root and no sudo to install$$missing"; fi; \
+	    if [ -n "$$install" ]; then \
+	      echo "Installing$$missing (to run the Lambda asset on arm64)"; \
+	      $$sudo apt-get update -qq && \
+	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; fi; \
+	  fi
+	$(PY) -m tests.runtime.sysroot
+
+# The suite on the venv's Python, then the Lambda's unit tests on CPython 3.13 (the deployed version).
+test: install $(STAMP313) | chromium arm64-python
 	$(PY) -m pytest
+	$(VENV313)/bin/python -m pytest -p no:cacheprovider $(LAMBDA_UNIT_TESTS)
+
+# Cold import of the handler from the asset as shipped vs without its bytecode, on CPython 3.13:
+# x86_64 here; make coldimport COLDIMPORT_ARGS=--arm64 adds the asset on arm64 under qemu (slow).
+coldimport: install $(STAMP313) arm64-python
+	$(PY) -m tests.runtime.coldimport $(COLDIMPORT_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -71,4 +118,4 @@ bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .cache cdk.out .pytest_cache .mypy_cache .ruff_cache .imgpipe
+	rm -rf $(VENV) $(VENV313) .cache cdk.out .pytest_cache .mypy_cache .ruff_cache .imgpipe

@@ -1,4 +1,4 @@
-"""Entry points that must run in a fresh interpreter (peak memory, cold start, `imgpipe local` runs).
+"""Entry points that must run in a fresh interpreter (peak memory, `imgpipe local` runs).
 
 `python -m bench._child COMMAND ARGS...` prints one JSON line; bench.common.run_child reads it.
 """
@@ -20,11 +20,7 @@ def main(argv: list[str]) -> int:
     elif command == "prep-profile":
         from .prep import profile_child
 
-        result = profile_child(args[0])
-    elif command == "first-use":
-        from .coldstart import first_use_child
-
-        result = first_use_child(args[0])
+        result = profile_child(args[0], *map(int, args[1:2]))
     elif command == "local":
         from .workers import local_child
 

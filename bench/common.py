@@ -204,6 +204,73 @@ def camera_jpeg(size: tuple[int, int]) -> Path:
     return cached_image(f"photo-{w}x{h}.jpg", lambda: photo_jpeg(size, seed=w % 97))
 
 
+def exif_camera_jpeg(size: tuple[int, int]) -> Path:
+    """A photo-like JPEG that kept a camera's EXIF (make, model, times, exposure; orientation 1, no
+    GPS): what a resized export or a thumbnail looks like. Generated once, under .cache/bench/images."""
+    w, h = size
+    return cached_image(f"photo-{w}x{h}-exif.jpg", lambda: _exif_jpeg(size))
+
+
+def _exif_jpeg(size: tuple[int, int]) -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"  # Make
+    exif[0x0110] = "Canon EOS R6"  # Model
+    exif[0x0112] = 1  # Orientation: upright
+    exif[0x0131] = "Firmware Version 1.8.1"  # Software
+    exif[0x0132] = "2026:05:17 10:42:03"  # DateTime
+    taken = exif.get_ifd(0x8769)  # the Exif sub-IFD
+    taken[0x9003] = "2026:05:17 10:42:03"  # DateTimeOriginal
+    taken[0x829A] = 1 / 250  # ExposureTime
+    taken[0x829D] = 5.6  # FNumber
+    taken[0x8827] = 200  # ISOSpeedRatings
+    taken[0x920A] = 35.0  # FocalLength
+    return encode(photo(size, seed=size[0] % 97), "JPEG", quality=92, exif=exif.tobytes())
+
+
+def screenshot_png(size: tuple[int, int]) -> Path:
+    """A long scrolling screenshot as an RGB PNG (a phone's width: flat colours, text, a few photos).
+    Generated once, under .cache/bench/images."""
+    w, h = size
+    return cached_image(f"screenshot-{w}x{h}.png", lambda: encode(_screenshot(size), "PNG"))
+
+
+def _screenshot(size: tuple[int, int]) -> Any:
+    from PIL import Image, ImageDraw, ImageFont
+
+    w, h = size
+    margin = w // 24
+    canvas = Image.new("RGB", size, (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    text_px = max(12, w // 34)
+    font = ImageFont.load_default(size=text_px)
+    bold = ImageFont.load_default(size=max(14, w // 28))
+    words = ["the", "of", "harbour", "light", "morning", "ferry", "street", "market", "old", "town"]
+    words += ["bridge", "view", "walk", "north"]
+    draw.rectangle((0, 0, w, w // 10), fill=(246, 246, 248))
+    y, post = w // 10 + margin, 0
+    while y < h:
+        avatar = w // 12
+        colour = ((post * 67) % 200 + 30, (post * 131) % 200 + 30, (post * 29) % 200 + 30)
+        draw.ellipse((margin, y, margin + avatar, y + avatar), fill=colour)
+        draw.text((2 * margin + avatar, y + avatar // 4), f"user_{post:03d}", fill=(20, 20, 20), font=bold)
+        y += avatar + margin // 2
+        for line in range(3 + post % 4):
+            text = " ".join(words[(post * 7 + line * 3 + i) % len(words)] for i in range(9))
+            draw.text((margin, y), text, fill=(40, 40, 40), font=font)
+            y += text_px * 3 // 2
+        if post % 3 == 0 and y + w // 2 < h:
+            picture = photo((w - 2 * margin, w // 2), seed=post)
+            canvas.paste(picture, (margin, y + margin // 2))
+            y += w // 2 + margin
+        y += margin // 2
+        draw.line((0, y, w, y), fill=(225, 225, 230), width=2)
+        y += margin
+        post += 1
+    return canvas
+
+
 def limits(settings: Any) -> Any:
     """The preparation limits the pipeline derives from its settings."""
     from image_analysis.imaging.prepare import Limits

@@ -7,6 +7,11 @@ input and output tokens, as the test double reports them with Claude's image-tok
 default model's come from the pipeline's configuration defaults (settings.py, set per deployment in
 cdk.json); the cheaper model's are in PRICE_TABLES below. Both are list prices (us-east-1, on-demand,
 first Rekognition volume tier) that change: check the AWS pricing pages before relying on them.
+
+Small, thin and large pictures (SHAPES) go through the same handler in the same run, outside the
+mean: what each service received (the double logs every image's size and bytes), the tokens and the
+recorded cost, beside a 12 MP photo's. A small picture is enlarged for Rekognition only as far as its
+80 px minimum side, so it must cost no more Bedrock tokens than its own pixels.
 """
 
 from __future__ import annotations
@@ -35,6 +40,18 @@ MIX: tuple[tuple[str, tuple[int, int]], ...] = (
     ("1:1 square", (1600, 1600)),
     ("4:3, 1 MP", (1152, 864)),
 )
+REFERENCE = "12 MP photo"  # what the small and thin pictures are compared with
+TOKEN_PIXELS = 750  # Claude's image tokens: width × height / 750 (the double's rule)
+
+
+def shapes() -> tuple[tuple[str, Path], ...]:
+    """(label, file): the pictures generated for bench/prep.py, kept under .cache/bench/images."""
+    return (
+        (REFERENCE, common.camera_jpeg((4000, 3000))),
+        ("small photo, with EXIF", common.exif_camera_jpeg((100, 68))),
+        ("panorama", common.camera_jpeg((20000, 300))),
+        ("long screenshot, PNG", common.screenshot_png((1170, 20000))),
+    )
 
 
 def price_tables() -> dict[str, dict[str, Any]]:
@@ -104,6 +121,9 @@ def _measure(double: common.DoubleControl, options: Options) -> dict[str, Any]:
             )
             events.append((event, data))
 
+        common.log("cost: small, thin and large pictures: what each service receives")
+        sent, seen = _shapes(double, store, runtime, seen)
+
         common.log("cost: duplicate deliveries and identical bytes under another key")
         duplicate_outcomes, reuse = [], []
         for number, (event, data) in enumerate(events):
@@ -142,7 +162,42 @@ def _measure(double: common.DoubleControl, options: Options) -> dict[str, Any]:
         savings["gate_latency"] = _gate_latency(double, store, runtime, gated, options)
     finally:
         runtime.executor.shutdown(wait=True)
-    return {"images": images, "savings": savings, "prices": price_tables()}
+    return {"images": images, "shapes": sent, "savings": savings, "prices": price_tables()}
+
+
+def _shapes(
+    double: common.DoubleControl, store: common.Store, runtime: Any, seen: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Every shape through the handler; the renditions the double received, the usage recorded."""
+    from image_analysis.pipeline import handle_event
+    from PIL import Image
+
+    sent = []
+    for number, (label, path) in enumerate(shapes()):
+        data = path.read_bytes()
+        with Image.open(path) as picture:
+            size = list(picture.size)
+        event = store.upload(f"images/cost/shape-{number}{path.suffix}", data)
+        outcome, result = handle_event(event, runtime)
+        log = double.calls()
+        calls, seen = log[seen:], len(log)
+        if result is None or result.status != "complete":
+            raise RuntimeError(f"{label}: {outcome}")
+        received: dict[str, list[list[int]]] = {"rekognition": [], "bedrock": []}
+        for call in calls:
+            service = "bedrock" if call["operation"] == "Converse" else "rekognition"
+            received[service] += [[i["width"], i["height"], i["bytes"]] for i in call["images"]]
+        sent.append(
+            {
+                "label": label,
+                "size": size,
+                "bytes": len(data),
+                "received": received,  # [width, height, bytes] per image per call
+                "cost": asdict(result.cost),
+                "notes": list(result.notes),
+            }
+        )
+    return sent, seen
 
 
 def _rendition(double: common.DoubleControl) -> list[int] | None:
@@ -269,11 +324,73 @@ def section(result: dict[str, Any]) -> str:
         "",
         f"The cheaper model cuts the total by {cut * 100:.0f} %; {larger}.",
         "",
-        "### What idempotency and the moderation gate save",
-        "",
     ]
+    lines += _shape_lines(result, default_model)
+    lines += ["### What idempotency and the moderation gate save", ""]
     lines += _savings_lines(result, summary, default_model)
     return "\n".join(lines)
+
+
+def _shape_lines(result: dict[str, Any], model: str) -> list[str]:
+    """Small and thin pictures beside a 12 MP photo: the renditions received, tokens and cost."""
+    shown = result["shapes"]
+    reference = next(s for s in shown if s["label"] == REFERENCE)
+    lines = [
+        "### Small and thin pictures beside a 12 MP photo",
+        "",
+        "The same handler, in the same run (not in the mean above). The renditions are what the double",
+        "received (size and bytes of the image in every call; the three Rekognition calls get the same",
+        f"one). *Image tokens* is Claude's rule applied to Bedrock's rendition (width × height / "
+        f"{TOKEN_PIXELS}, rounded up); *input tokens* adds the prompt, as recorded.",
+        "",
+        "| picture | file | Rekognition received | Bedrock received | image tokens | input tokens "
+        f"| recorded USD ({model.split(' (')[0]}) | input tokens ÷ {REFERENCE}'s | USD ÷ {REFERENCE}'s |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for shape in shown:
+        w, h = shape["size"]
+        cost = shape["cost"]
+        rekognition = _received(shape["received"]["rekognition"])
+        bedrock = _received(shape["received"]["bedrock"])
+        tokens = _image_tokens(shape)
+        against = ratio(cost["input_tokens"], reference["cost"]["input_tokens"])
+        usd = ratio(cost["estimated_usd"], reference["cost"]["estimated_usd"])
+        lines.append(
+            f"| {shape['label']} ({w}×{h}) | {shape['bytes'] / 1000:,.1f} kB | {rekognition} | {bedrock} | "
+            f"{tokens:,} | {cost['input_tokens']:,} | {cost['estimated_usd']:.6f} | {against:.2f}× | "
+            f"{usd:.2f}× |"
+        )
+    small = min(shown, key=lambda s: s["size"][0] * s["size"][1])
+    w, h = small["size"]
+    rw, rh, _ = small["received"]["rekognition"][0]
+    bw, bh, _ = small["received"]["bedrock"][0]
+    usd, reference_usd = small["cost"]["estimated_usd"], reference["cost"]["estimated_usd"]
+    per_image = _usd(small["cost"], result["prices"][model], bedrock=False)
+    lines += [
+        "",
+        f"The {w}×{h} picture reached Rekognition as {rw}×{rh} ({ratio(rw * rh, w * h):.2f}× its pixels) "
+        f"and Bedrock as {bw}×{bh}: {_image_tokens(small)} image tokens against "
+        f"{_image_tokens(reference):,} for the {REFERENCE}'s rendition. Its bill is "
+        f"{ratio(usd, reference_usd) * 100:.0f} % of the photo's: Rekognition charges per image, whatever "
+        f"its size (${per_image:.4f} of its ${usd:.4f}), and neither the prompt nor the answer shrinks "
+        "with the picture.",
+        "",
+    ]
+    return lines
+
+
+def _image_tokens(shape: dict[str, Any]) -> int:
+    """Claude's image tokens for what Bedrock received: width × height / 750, rounded up, per image."""
+    return sum(-(-w * h // TOKEN_PIXELS) for w, h, _ in shape["received"]["bedrock"])
+
+
+def _received(images: list[list[int]]) -> str:
+    """'W×H, N kB' for the image a service received (× calls when it was sent more than once)."""
+    distinct = {tuple(image) for image in images}
+    if not distinct:
+        return "—"
+    text = "; ".join(f"{w}×{h}, {b / 1000:.1f} kB" for w, h, b in sorted(distinct))
+    return text + (f" (× {len(images)} calls)" if len(images) > 1 else "")
 
 
 def _savings_lines(result: dict[str, Any], summary: dict[str, Any], model: str) -> list[str]:

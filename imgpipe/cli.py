@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
@@ -12,10 +13,10 @@ from rich.console import Console
 from .commands import backfill, query, report, stats, sync, upload
 from .commands.common import status_console
 from .errors import CommandError, from_aws
-from .local.runner import LocalOptions, run_local
-from .local.stackspec import TemplateError
-from .local.synth import SynthError
 from .target import DEFAULT_STATE_DIR, add_pipeline_options, parse_context
+
+if TYPE_CHECKING:
+    from .local.runner import LocalOptions
 
 OPERATOR_COMMANDS = (upload, backfill, query, report, sync, stats)
 
@@ -28,9 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     errors = status_console()
     try:
         return int(args.run(args, console))
-    except (SynthError, TemplateError) as exc:
-        console.print(f"[red]{exc}")
-        return 2
     except CommandError as exc:
         errors.print(f"[red]{exc}", highlight=False)
         return exc.exit_code
@@ -73,6 +71,8 @@ def _local_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
+    from .local.runner import LocalOptions  # the local mode is imported only when it is used
+
     return LocalOptions(
         paths=paths,
         state_dir=args.state_dir,
@@ -86,10 +86,13 @@ def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
 
 
 def _run_local(args: argparse.Namespace, console: Console) -> int:
+    from .local.runner import run_local
+
     return run_local(_options(args, args.paths), console)
 
 
 def _run_demo(args: argparse.Namespace, console: Console) -> int:
+    from .local.runner import run_local
     from .samples import write_samples
 
     folder = args.state_dir / "samples"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -25,10 +25,12 @@ from rich.console import Console
 from infra import outputs
 
 from .errors import TargetError, from_aws
-from .local import emulator
-from .local.runner import LocalOptions, function_environment, running_workers, worker_count
-from .local.stackspec import LOCAL_REGION, StackSpec
-from .local.synth import last_context, synthesize
+from .objects import queue_depth
+
+if TYPE_CHECKING:  # the local mode is imported only when a command uses the local stack
+    from .local.emulator import LocalStack
+    from .local.runner import LocalOptions
+    from .local.stackspec import StackSpec
 
 DEFAULT_STATE_DIR = Path(".imgpipe")
 REQUIRED_OUTPUTS = (
@@ -45,7 +47,7 @@ CLIENT_CONFIG = Config(retries={"total_max_attempts": 5, "mode": "standard"}, ma
 class LocalRun:
     """The emulated stack of this command, and how to run its Lambda workers."""
 
-    stack: emulator.LocalStack
+    stack: LocalStack
     spec: StackSpec
     environment: dict[str, str]  # the function's environment, pointed at the emulators
     options: LocalOptions
@@ -53,10 +55,14 @@ class LocalRun:
 
     def save(self) -> None:
         """moto keeps state in memory: write it to the snapshot the next command restores."""
+        from .local import emulator
+
         emulator.save(self.stack, self.snapshot)
 
     @contextmanager
     def workers(self) -> Iterator[None]:
+        from .local.runner import running_workers, worker_count
+
         count = worker_count(self.spec, self.options.workers)
         with running_workers(count, self.environment, self.stack, self.spec, self.options):
             yield
@@ -86,7 +92,7 @@ class Target:
 
     def queue_depth(self, url: str) -> int:
         """Messages waiting plus in flight."""
-        return emulator.queue_depth(self.sqs, url)
+        return queue_depth(self.sqs, url)
 
     @contextmanager
     def processing(self) -> Iterator[None]:
@@ -224,6 +230,11 @@ def _clients(session: boto3.session.Session, endpoint_url: str | None = None) ->
 
 @contextmanager
 def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: bool) -> Iterator[Target]:
+    from .local import emulator
+    from .local.runner import LocalOptions, function_environment
+    from .local.stackspec import LOCAL_REGION, StackSpec
+    from .local.synth import last_context, synthesize
+
     state_dir: Path = args.state_dir
     snapshot = state_dir / "snapshot"
     if not creates and not (snapshot / "objects.json").exists():

@@ -7,13 +7,15 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from image_analysis.domain.states import FINAL_STATUSES
 from rich.console import Console
 
-from ..local.runner import Accounting, wait_for
 from ..target import Target
+
+if TYPE_CHECKING:
+    from ..local.runner import Accounting
 
 
 def status_console() -> Console:
@@ -47,6 +49,8 @@ def settle(
     """
     if target.local is None and not getattr(args, "wait", False):
         return None
+    from ..local.runner import wait_for  # reads the table and queues; deployed stacks use it too
+
     return wait_for(target, target.settings, expected, [], args.timeout, status, previous)
 
 

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..errors import CommandError
 from ..files import image_key, key_prefix, scan_folder, sha256_of
-from ..local.emulator import list_keys
+from ..objects import list_keys
 from ..paths import safe_local_path
 from ..results import get_records, has_records
 from ..target import Target, add_target_options, open_target

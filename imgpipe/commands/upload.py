@@ -22,7 +22,7 @@ from rich.progress import (
 
 from ..errors import CommandError
 from ..files import LocalImage, image_key, key_prefix, scan_folder, sha256_of
-from ..local.runner import SHA256_METADATA
+from ..objects import SHA256_METADATA
 from ..target import Target, add_target_options, open_target
 from .common import describe_accounting, follow_hint, settle, status_console
 

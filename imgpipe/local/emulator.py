@@ -22,13 +22,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from image_analysis.domain import table as t
-from moto.server import ThreadedMotoServer
 
+from ..objects import list_keys, queue_depth
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 from .stackspec import LOCAL_REGION, StackSpec, arn, physical_name, queue_url
 
 FAKE_KEY = "local"  # moto accepts any credentials; these never leave the machine
@@ -91,6 +94,8 @@ def running_stack(
 
 def start_server(port: int = 0) -> ThreadedMotoServer:
     """moto's server on loopback in this process, with S3's delete-marker events (see below)."""
+    from moto.server import ThreadedMotoServer  # the `local` extra: operator commands need no moto
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     emulate_delete_marker_events()
     serialize_dynamodb_requests()
@@ -362,21 +367,6 @@ def peek_messages(sqs: Any, url: str, rounds: int = 100) -> list[dict[str, Any]]
             break
         seen.update((m["MessageId"], m) for m in fresh)
     return list(seen.values())
-
-
-def queue_depth(sqs: Any, url: str) -> int:
-    """Messages waiting plus in flight."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
-
-
-def list_keys(s3: Any, bucket: str, prefix: str = "") -> Iterator[str]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            yield obj["Key"]
 
 
 def scan(dynamodb: Any, table: str) -> Iterator[dict[str, Any]]:

@@ -23,6 +23,7 @@ from image_analysis.settings import Settings, env_name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..objects import SHA256_METADATA, list_keys
 from ..paths import safe_local_path
 from . import emulator
 from .emulator import LocalStack
@@ -30,7 +31,6 @@ from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
 from .synth import synthesize
 
 AI_SWITCHES = ("ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION")
-SHA256_METADATA = "sha256"  # object metadata: the file's SHA-256, so `imgpipe upload` skips unchanged files
 
 
 @dataclass
@@ -313,7 +313,7 @@ def dead_letter_keys(stack: Pipeline) -> set[str]:
 
 def export_results(stack: LocalStack, settings: Settings, folder: Path) -> Path:
     """A readable copy of every result object, at its path relative to the output prefix."""
-    for key in emulator.list_keys(stack.s3, stack.bucket, settings.output_prefix):
+    for key in list_keys(stack.s3, stack.bucket, settings.output_prefix):
         target = safe_local_path(folder, key[len(settings.output_prefix) :])
         if target is None:
             continue  # a key that would leave the folder is never written

@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import CommandError
+
 HANDLER = "image_analysis.handler.lambda_handler"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
 
 
-class TemplateError(ValueError):
-    """The template lacks something the local run needs; the message says what."""
+class TemplateError(CommandError):
+    """The template lacks something the local run needs; the message says what (exit code 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=2)
 
 
 @dataclass(frozen=True)

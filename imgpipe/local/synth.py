@@ -11,14 +11,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..errors import CommandError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STAMP = ".imgpipe-synth.json"  # what the template in outdir was synthesized from
 # Everything the template depends on besides the context (bundling is skipped: handler code is not).
 SOURCES = ("app.py", "cdk.json", "infra/**/*.py", "lambdas/image_analysis/**/*.py")
 
 
-class SynthError(RuntimeError):
-    pass
+class SynthError(CommandError):
+    """The CDK app did not synthesize (exit code 2); the message carries its output."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=2)
 
 
 def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from imgpipe.files import image_format, key_prefix, scan_folder
 from imgpipe.paths import safe_local_path
 from imgpipe.results import TimeRange
 from tests.cli.conftest import picture
+from tests.support import PROJECT_ROOT
 
 
 @pytest.mark.parametrize(
@@ -135,3 +138,44 @@ def test_key_prefix_is_normalised() -> None:
         "trip/2026/",
         "trip/",
     ]
+
+
+BLOCK_LOCAL_MODE = """
+import importlib.abc
+import sys
+
+
+class WithoutLocalMode(importlib.abc.MetaPathFinder):
+    '''As after `pip install imgpipe` without the `local` extra: no moto, and no imgpipe.local.'''
+
+    def find_spec(self, name, path, target=None):
+        if name == "moto" or name.startswith(("moto.", "imgpipe.local")):
+            raise ImportError(f"{name} is not installed")
+        return None
+
+
+sys.meta_path.insert(0, WithoutLocalMode())
+from imgpipe import cli
+
+for argv in (["--help"], *([name, "--help"] for name in ("upload", "backfill", "query", "report", "sync", "stats"))):
+    try:
+        cli.main(argv)
+    except SystemExit as exit:
+        assert exit.code == 0, (argv, exit.code)
+print(sorted(m for m in sys.modules if m.startswith(("moto", "imgpipe.local"))))
+"""
+
+
+def test_the_operator_commands_load_without_the_local_mode() -> None:
+    # Given a Python where moto and imgpipe.local cannot be imported
+    # When the CLI parses every operator command
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_LOCAL_MODE],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    # Then it works, and nothing of the local mode was loaded
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

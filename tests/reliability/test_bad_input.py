@@ -23,7 +23,7 @@ from image_analysis.domain.keys import MAX_S3_KEY_BYTES
 from image_analysis.domain.states import ImageStatus
 from PIL import Image
 
-from imgpipe.local import emulator
+from imgpipe.objects import list_keys
 from tests import imagegen
 from tests.e2e.conftest import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import calls_for, pattern
@@ -533,7 +533,7 @@ def test_awkward_inputs_keep_their_notes_and_results_fit_s3(run: Run) -> None:
 def test_refused_keys_get_a_record_and_no_result_object(run: Run) -> None:
     pipeline = run.pipeline
     output_prefix = pipeline.settings.output_prefix
-    result_keys = list(emulator.list_keys(pipeline.stack.s3, pipeline.stack.bucket, output_prefix))
+    result_keys = list(list_keys(pipeline.stack.s3, pipeline.stack.bucket, output_prefix))
     for kind in run.kinds:
         if kind.code not in ("unsafe_key", "key_too_long"):
             continue
@@ -542,7 +542,7 @@ def test_refused_keys_get_a_record_and_no_result_object(run: Run) -> None:
         naive = output_prefix + kind.key[len(pipeline.settings.input_prefix) :]
         assert not [key for key in result_keys if key.startswith(naive)], (kind.name, result_keys)
     assert not [key for key in result_keys if "escape" in key or "dot.jpg" in key], result_keys
-    everything = list(emulator.list_keys(pipeline.stack.s3, pipeline.stack.bucket))
+    everything = list(list_keys(pipeline.stack.s3, pipeline.stack.bucket))
     outside = [k for k in everything if not k.startswith((output_prefix, pipeline.settings.input_prefix))]
     assert not outside, f"objects outside both prefixes: {outside}"
     for key in result_keys:
