@@ -99,7 +99,7 @@ class Processing(Construct):
             "X-Ray tracing (added by Lambda's Tracing.ACTIVE): xray:PutTraceSegments and "
             "xray:PutTelemetryRecords do not support resource-level permissions.",
         )
-        self._grant(bucket, table)
+        self._grant(bucket, table, queue)
         # Partial batch responses: one bad image does not send its batch-mates back to the queue.
         # Maximum concurrency (not reserved concurrency) caps the load on Bedrock and Rekognition
         # without taking concurrency from the account, which new accounts cannot spare.
@@ -112,7 +112,7 @@ class Processing(Construct):
             )
         )
 
-    def _grant(self, bucket: s3.Bucket, table: dynamodb.Table) -> None:
+    def _grant(self, bucket: s3.Bucket, table: dynamodb.Table, queue: sqs.Queue) -> None:
         settings = self.settings
         self._policy(
             "Logs",
@@ -170,6 +170,13 @@ class Processing(Construct):
             "Table",
             # Read and write the function's own records, on its own table only (no index is queried).
             iam.PolicyStatement(actions=list(TABLE_ACTIONS), resources=[table.table_arn]),
+        )
+        self._policy(
+            "Queue",
+            # Send a fresh copy of a record an invocation had no time to start (batch.py), so deferring
+            # it spends none of its receives; its own queue only. Receiving, deleting and changing
+            # visibility come with the event source's grant.
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
         )
 
     def _policy(

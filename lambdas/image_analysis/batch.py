@@ -4,9 +4,13 @@ A record fails (and SQS redelivers it, then the DLQ keeps it) only for what may 
 transient errors, misconfiguration and malformed messages. Bad images are recorded and acknowledged.
 
 Failing records never make the invocation fail (`raise_on_entire_batch_failure=False`), so the
-function's Errors metric counts crashes and timeouts only. A record that failed transiently, or was not
-started because too little time was left, comes back after a short back-off (Backoff, below) instead
-of after the queue's whole visibility timeout.
+function's Errors metric counts crashes and timeouts only. A record that failed transiently comes
+back after a short back-off (Backoff, below) instead of after the queue's whole visibility timeout.
+
+A record not started because too little time was left is sent again as a fresh copy and acknowledged:
+deferring it must not spend one of its receives (five receives send a message to the DLQ), or images
+at the tail of busy batches would be parked without ever failing. If the copy cannot be sent, the
+record fails instead and comes back after the back-off.
 """
 
 from __future__ import annotations
@@ -52,9 +56,14 @@ class _Batch:
         self.started = 0
 
     def handle_record(self, record: SQSRecord) -> None:
+        # The first record always starts: the synth refuses a timeout that cannot cover one image.
+        if self.started and self._out_of_time():
+            if self.backoff.requeue(record):
+                return  # its fresh copy carries it
+            self.backoff.schedule(record)
+            raise DeadlineNear(f"too little time left; one image may take {self._worst_s:.0f} s")
+        self.started += 1
         try:
-            self._check_time_left()
-            self.started += 1
             for event in parse_body(record.body):
                 logger.set_correlation_id(event.key)
                 _handle_event(event, self.rt)
@@ -63,21 +72,22 @@ class _Batch:
                 "malformed message; it will reach the DLQ", message_id=record.message_id, reason=str(exc)
             )
             raise
-        except TransientError:  # DeadlineNear included
+        except TransientError:
             self.backoff.schedule(record)
             raise
 
-    def _check_time_left(self) -> None:
-        """Start a record only while the worst case of one image still fits in this invocation.
+    @property
+    def _worst_s(self) -> float:
+        return self.rt.settings.worst_case_image_s
 
-        The first record always starts: the synth refuses a timeout that cannot cover one image.
-        """
-        needed_ms = self.rt.settings.worst_case_image_s * 1000
+    def _out_of_time(self) -> bool:
+        """True when the worst case of one image no longer fits in what is left of this invocation."""
         left_ms = self.context.get_remaining_time_in_millis()
-        if self.started and left_ms < needed_ms:
-            count(names.RECORDS_DEFERRED)
-            logger.info("not started: too little time left; retried after a back-off", left_ms=left_ms)
-            raise DeadlineNear(f"{left_ms / 1000:.0f} s left; one image may take {needed_ms / 1000:.0f} s")
+        if left_ms >= self._worst_s * 1000:
+            return False
+        count(names.RECORDS_DEFERRED)
+        logger.info("not started: too little time left for its worst case", left_ms=left_ms)
+        return True
 
 
 @tracer.capture_method
@@ -121,6 +131,17 @@ class Backoff:
         self._pending.append(
             (record.event_source_arn, record.receipt_handle, delay_s(self._base_s, receives))
         )
+
+    def requeue(self, record: SQSRecord) -> bool:
+        """Send a fresh copy of a record that was never started, due after RETRY_DELAY_S; False when
+        that is impossible (the record is then failed and backed off instead)."""
+        try:
+            url = self._sqs.queue_url(record.event_source_arn)
+            self._sqs.send_copy(url, record.body, self._base_s)
+        except (PipelineError, ValueError) as exc:
+            logger.warning("could not re-queue a deferred record; failing it instead", reason=str(exc))
+            return False
+        return True
 
     def apply(self) -> None:
         """Best effort: a message whose visibility cannot be changed still comes back, only later."""

@@ -131,6 +131,7 @@ def test_role_has_exactly_these_permissions(default: Synth, ids: dict[str, str])
             no_condition,
         ),
         (("xray:PutTelemetryRecords", "xray:PutTraceSegments"), ("*",), no_condition),
+        (("sqs:SendMessage",), (queue,), no_condition),  # a fresh copy of a deferred record
         (
             tuple(
                 f"sqs:{a}"

@@ -44,8 +44,8 @@ from tests.support import s3_record
 IMAGES = 1000
 DUPLICATE_SHARE = 0.10  # of the uploads get a second copy of their S3 event
 KILL_AFTER = 300  # images analysed before a worker is killed
-STALL_S = 210.0  # no image finished for this long (the killed batch's 150 s wait included): stuck
-RUN_LIMIT_S = 600.0  # the whole run, a safety net; neither is a speed requirement
+STALL_S = 330.0  # no image finished for this long (the killed batch's 270 s wait included): stuck
+RUN_LIMIT_S = 900.0  # the whole run, a safety net; neither is a speed requirement
 FREEZE_S = 8.0  # a frozen worker's claim that no one moves meanwhile is probably its own...
 CONFIRM_S = 30.0  # ...and one still unmoved this long after the kill certainly is (images take seconds)
 AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels")
@@ -66,7 +66,9 @@ BUSY = "being analysed by another invocation"
 # sustained throttling to about one call a second, as a real Lambda sandbox would be; Lambda scales out
 # to the event source's maximum concurrency, which is what keeps a throttled pipeline moving.
 CONTEXT: dict[str, Any] = {
-    "timeout_s": 25,  # the synth requires it to cover one image's worst case: 3 x (1 + 2) + 3 + 10 = 22 s
+    # The synth requires it to cover one image's worst case, 3 x (1 + 2) + 3 + 10 = 22 s, and a batch
+    # starts another image only while that much is left: twice that lets most batches run whole.
+    "timeout_s": 45,
     "connect_timeout_s": 1,
     "bedrock_read_timeout_s": 2,
     "rekognition_read_timeout_s": 2,
@@ -103,9 +105,9 @@ def test_crash_recovery_timing_comes_from_the_stack(soak_pipeline: LocalPipeline
     spec, settings = soak_pipeline.spec, soak_pipeline.settings
     source = spec.queues[spec.source_queue_logical_id]
     assert spec.timeout_s == CONTEXT["timeout_s"]
-    assert source.visibility_timeout_s == VISIBILITY_TIMEOUT_FACTOR * spec.timeout_s == 150
-    assert settings.claim_timeout_s == spec.timeout_s + CLAIM_MARGIN_S == 85
-    assert soak_pipeline.env["CLAIM_TIMEOUT_S"] == "85"
+    assert source.visibility_timeout_s == VISIBILITY_TIMEOUT_FACTOR * spec.timeout_s == 270
+    assert settings.claim_timeout_s == spec.timeout_s + CLAIM_MARGIN_S == 105
+    assert soak_pipeline.env["CLAIM_TIMEOUT_S"] == "105"
     # A killed sandbox's messages reappear only after its claims' leases ran out: the next receive
     # takes the claim over instead of waiting for a dead invocation.
     assert source.visibility_timeout_s > settings.claim_timeout_s

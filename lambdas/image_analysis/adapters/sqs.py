@@ -1,5 +1,5 @@
-"""Amazon SQS adapter: change a received message's visibility, so it comes back sooner (the back-off
-policy itself is the batch's: batch.py)."""
+"""Amazon SQS adapter: change a received message's visibility, so it comes back sooner, or send a fresh
+copy of it (the back-off policy itself is the batch's: batch.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ class Sqs:
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, "SQS GetQueueUrl") from exc
         return str(response["QueueUrl"])
+
+    def send_copy(self, queue_url: str, body: str, delay_s: int) -> None:
+        """The same body as a new message, delivered after `delay_s` (at most 900, SQS's limit)."""
+        try:
+            self.client.send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=min(900, delay_s))
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "SQS SendMessage") from exc
 
     def change_visibility(self, queue_url: str, receipt_handle: str, timeout_s: int) -> None:
         try:
