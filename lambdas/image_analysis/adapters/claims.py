@@ -5,8 +5,9 @@ record fields in domain/records.py; the content cache (same table, other items) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 # No removal holds the key now (a lock whose lease ran out belongs to a dead invocation).
 _NO_LIVE_REMOVAL = "attribute_not_exists(removal_expires) OR removal_expires < :now"
 _LIVE_CLAIM = "#s = :processing AND lease_expires >= :now"
+_Response = TypeVar("_Response")
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,9 @@ class Claims:
                     ":failed": ImageStatus.FAILED,
                 }
             )
-        try:
-            response = self.client.update_item(
+        response = _conditional(
+            "DynamoDB UpdateItem (claim)",
+            lambda: self.client.update_item(
                 TableName=self.name,
                 Key=ddb.key(t.image_pk(image_key), t.RESULT_SK),
                 UpdateExpression=(
@@ -120,13 +123,10 @@ class Claims:
                 ExpressionAttributeValues=ddb.to_values(values),
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return Busy(existing=ddb.from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
-            raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB UpdateItem (claim)") from exc
+            ),
+        )
+        if isinstance(response, Busy):
+            return response
         previous = response.get("Attributes")
         return Claim(image_key=image_key, token=token, previous=dict(previous) if previous else None)
 
@@ -135,31 +135,35 @@ class Claims:
         (a newer version's record or claim), or delete the claim if it replaced nothing."""
         key = ddb.key(t.image_pk(claim.image_key), t.RESULT_SK)
         condition, values = "claim_token = :tok", ddb.to_values({":tok": claim.token})
-        try:
-            if claim.previous:
-                self.client.put_item(
+        previous = claim.previous
+        # Busy (taken over since): theirs now, nothing to put back.
+        if previous:
+            _conditional(
+                "DynamoDB PutItem (restore after a superseded claim)",
+                lambda: self.client.put_item(
                     TableName=self.name,
-                    Item=claim.previous,
+                    Item=previous,
                     ConditionExpression=condition,
                     ExpressionAttributeValues=values,
-                )
-            else:
-                self.client.delete_item(
+                ),
+            )
+        else:
+            _conditional(
+                "DynamoDB DeleteItem (restore after a superseded claim)",
+                lambda: self.client.delete_item(
                     TableName=self.name,
                     Key=key,
                     ConditionExpression=condition,
                     ExpressionAttributeValues=values,
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":  # taken over since: theirs now
-                raise translate(exc, "DynamoDB (restore after a superseded claim)") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB (restore after a superseded claim)") from exc
+                ),
+            )
 
     def release(self, claim: Claim, now_iso: str, reason: str) -> None:
-        """Give the image back after a transient failure so the redelivery can claim it."""
-        try:
-            self.client.update_item(
+        """Give the image back after a transient failure so the redelivery can claim it (Busy: superseded,
+        nothing to release)."""
+        _conditional(
+            "DynamoDB UpdateItem (release)",
+            lambda: self.client.update_item(
                 TableName=self.name,
                 Key=ddb.key(t.image_pk(claim.image_key), t.RESULT_SK),
                 UpdateExpression="SET #s = :r, last_error = :e, updated_at = :at, gsi2pk = :pk, gsi2sk = :sk",
@@ -175,12 +179,8 @@ class Claims:
                         ":sk": t.time_sort_key(now_iso, claim.image_key),
                     }
                 ),
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":  # superseded: nothing to release
-                raise translate(exc, "DynamoDB UpdateItem (release)") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB UpdateItem (release)") from exc
+            ),
+        )
 
     # --- records ----------------------------------------------------------------------------
     def finish(self, claim: Claim, record: dict[str, Any], labels: dict[str, float]) -> bool:
@@ -246,8 +246,9 @@ class Claims:
         While the lock is held no analysis can claim the key, so the removal cannot delete a newer
         upload's claim, record or results. With no record yet, the lock is an item of its own.
         """
-        try:
-            self.client.update_item(
+        response = _conditional(
+            "DynamoDB UpdateItem (removal lock)",
+            lambda: self.client.update_item(
                 TableName=self.name,
                 Key=ddb.key(t.image_pk(image_key), t.RESULT_SK),
                 UpdateExpression="SET removal_token = :tok, removal_expires = :exp",
@@ -262,39 +263,35 @@ class Claims:
                     }
                 ),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return Busy(existing=ddb.from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
-            raise translate(exc, "DynamoDB UpdateItem (removal lock)") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB UpdateItem (removal lock)") from exc
-        return RemovalLock(image_key=image_key, token=token)
+            ),
+        )
+        return response if isinstance(response, Busy) else RemovalLock(image_key=image_key, token=token)
 
     def unlock_removal(self, lock: RemovalLock) -> None:
         """Give the key back without removing anything (the image exists again)."""
         key = ddb.key(t.image_pk(lock.image_key), t.RESULT_SK)
-        try:
-            response = self.client.update_item(
+        response = _conditional(
+            "DynamoDB UpdateItem (removal unlock)",
+            lambda: self.client.update_item(
                 TableName=self.name,
                 Key=key,
                 UpdateExpression="REMOVE removal_token, removal_expires",
                 ConditionExpression="removal_token = :tok",
                 ExpressionAttributeValues=ddb.to_values({":tok": lock.token}),
                 ReturnValues="ALL_NEW",
-            )
-            if "status" not in response.get("Attributes", {}):  # the lock was the whole item
-                self.client.delete_item(
-                    TableName=self.name,
-                    Key=key,
-                    ConditionExpression="attribute_not_exists(#s) AND attribute_not_exists(removal_token)",
-                    ExpressionAttributeNames={"#s": "status"},
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":  # lapsed and taken: nothing to give
-                raise translate(exc, "DynamoDB (removal unlock)") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB (removal unlock)") from exc
+            ),
+        )
+        if isinstance(response, Busy) or "status" in response.get("Attributes", {}):
+            return  # lapsed and taken (nothing to give back), or a record stays without the lock
+        _conditional(  # the lock was the whole item
+            "DynamoDB DeleteItem (removal unlock)",
+            lambda: self.client.delete_item(
+                TableName=self.name,
+                Key=key,
+                ConditionExpression="attribute_not_exists(#s) AND attribute_not_exists(removal_token)",
+                ExpressionAttributeNames={"#s": "status"},
+            ),
+        )
 
     def delete_image(self, lock: RemovalLock) -> int:
         """Delete the label items, then the record (and the lock with it); returns how many items went.
@@ -315,21 +312,17 @@ class Claims:
                     request = response.get("UnprocessedItems") or {}
             except (ClientError, BotoCoreError) as exc:
                 raise translate(exc, "DynamoDB BatchWriteItem (delete)") from exc
-        try:
-            self.client.delete_item(
+        deleted = _conditional(
+            "DynamoDB DeleteItem (record)",
+            lambda: self.client.delete_item(
                 TableName=self.name,
                 Key=ddb.key(image_pk, t.RESULT_SK),
                 ConditionExpression="removal_token = :tok",
                 ExpressionAttributeValues=ddb.to_values({":tok": lock.token}),
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise TransientError(
-                    f"{lock.image_key}: the removal lock lapsed; retrying the removal"
-                ) from exc
-            raise translate(exc, "DynamoDB DeleteItem (record)") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB DeleteItem (record)") from exc
+            ),
+        )
+        if isinstance(deleted, Busy):
+            raise TransientError(f"{lock.image_key}: the removal lock lapsed; retrying the removal")
         return len(others) + 1
 
     def _sort_keys(self, pk: str) -> list[str]:
@@ -350,6 +343,19 @@ class Claims:
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, "DynamoDB Query") from exc
+
+
+def _conditional(what: str, write: Callable[[], _Response]) -> _Response | Busy:
+    """A conditional write's response, or Busy (with the item as it was, when the write asked for it)
+    if its condition did not hold; any other failure is translated."""
+    try:
+        return write()
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return Busy(existing=ddb.from_item(dict(exc.response.get("Item", {}))))  # type: ignore[call-overload]
+        raise translate(exc, what) from exc
+    except BotoCoreError as exc:
+        raise translate(exc, what) from exc
 
 
 def _label_item(
