@@ -12,7 +12,7 @@ WHEELS := .cache/lambda-wheelhouse/.downloaded
 # --interpreter`: IMGPIPE_PYTHON313, python3.13 on PATH, or pyenv's) runs the Lambda's unit tests.
 VENV313 ?= .venv313
 STAMP313 := $(VENV313)/.installed-stamp
-# tests/unit minus the two that test something else: the AI test double (tests/doubles/, not shipped)
+# tests/unit minus the two that test something else: the AI test double (imgpipe/simulated/, not shipped)
 # and the README's configuration table.
 LAMBDA_UNIT_TESTS := tests/unit --ignore=tests/unit/test_ai_double.py --ignore=tests/unit/test_docs.py
 # Keep jsii, npm, pip and CDK CLI caches inside the project, not the user's home.

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imgpipe.local.environment import OFFLINE_AWS_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"  # generated test images, raw results (not committed)
 RESULTS = CACHE / "results"
@@ -35,16 +37,7 @@ PAGE = DOCS / "benchmarks.md"
 LATENCY_BEDROCK_S = 1.5
 LATENCY_REKOGNITION_S = 0.3
 
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-}
+FAKE_AWS_ENV = {**OFFLINE_AWS_ENV, "POWERTOOLS_LOG_LEVEL": "WARNING"}
 
 
 @dataclass(frozen=True)
@@ -347,7 +340,7 @@ class ServerProcess:
 
 
 class DoubleControl:
-    """The AI services test double's control API (tests/doubles/ai_services.py) over HTTP."""
+    """The AI services test double's control API (imgpipe/simulated/ai_services.py) over HTTP."""
 
     def __init__(self, url: str, pid: int | None = None) -> None:
         self.url = url
@@ -379,7 +372,7 @@ def ai_double(latency_bedrock: float = 0.0, latency_rekognition: float = 0.0) ->
     server = ServerProcess(
         [
             "-m",
-            "tests.doubles.ai_services",
+            "imgpipe.simulated.ai_services",
             "--latency-bedrock",
             str(latency_bedrock),
             "--latency-rekognition",
@@ -451,13 +444,12 @@ class Store:
     @classmethod
     def create(cls, name: str) -> Store:
         import boto3
-
-        from tests.support import create_results_table  # the table as domain/table.py designs it
+        from image_analysis.domain.table import create_table_request
 
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=name)
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-        create_results_table(boto3.client("dynamodb"), name)
+        boto3.client("dynamodb").create_table(**create_table_request(name))
         return cls(s3=s3, bucket=name, table=name)
 
     def upload(self, key: str, data: bytes) -> Any:

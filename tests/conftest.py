@@ -1,5 +1,5 @@
 """Fixtures shared by every suite. Nothing here reaches AWS: S3, SQS and DynamoDB are moto's server on
-loopback and Bedrock/Rekognition are the wire-level test double in tests/doubles/."""
+loopback and Bedrock/Rekognition are the wire-level test double in imgpipe/simulated/."""
 
 from __future__ import annotations
 
@@ -12,22 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
+from image_analysis.domain.table import create_table_request
 from image_analysis.runtime import Runtime, build_runtime
 from image_analysis.settings import Settings
 from moto.server import ThreadedMotoServer
 
-from tests.doubles.ai_services import AiServicesDouble, DoubleConfig
-from tests.support import create_results_table
-
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-}
+from imgpipe.local.environment import OFFLINE_AWS_ENV
+from imgpipe.simulated.ai_services import AiServicesDouble, DoubleConfig
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -37,7 +28,7 @@ def _fake_aws_environment() -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
             del os.environ[name]
-    os.environ.update(FAKE_AWS_ENV)
+    os.environ.update(OFFLINE_AWS_ENV)
     yield
     os.environ.clear()
     os.environ.update(saved)
@@ -94,7 +85,7 @@ def stack(endpoints: None) -> Stack:
     bucket, table = f"imgpipe-test-{suffix}", f"imgpipe-results-{suffix}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    create_results_table(dynamodb, table)
+    dynamodb.create_table(**create_table_request(table))
     return Stack(bucket=bucket, table=table, s3=s3, dynamodb=dynamodb)
 
 

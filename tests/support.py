@@ -10,30 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from image_analysis.domain import table as t
-
-
-def create_results_table(dynamodb: Any, name: str) -> None:
-    """The table as domain/table.py designs it (the stack builds the same thing from the same module)."""
-    attributes = {t.PK, t.SK} | {a for index in t.INDEXES for a in (index.partition_key, index.sort_key)}
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
-        KeySchema=[{"AttributeName": t.PK, "KeyType": "HASH"}, {"AttributeName": t.SK, "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index.name,
-                "KeySchema": [
-                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
-                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in t.INDEXES
-        ],
-    )
-
 
 def s3_record(
     event_name: str, bucket: str, key: str, version_id: str | None = None, etag: str | None = None

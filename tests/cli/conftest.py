@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from imgpipe.local.synth import synthesize
-from tests.doubles.ai_services import AiServicesDouble
+from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.support import describe, run_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

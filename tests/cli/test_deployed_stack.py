@@ -21,10 +21,10 @@ import pytest
 from image_analysis.domain import table as t
 from image_analysis.domain.intake import parse_body
 from image_analysis.domain.states import ImageStatus
+from image_analysis.domain.table import create_table_request
 
 from infra import outputs
 from tests.cli.conftest import PHOTOS, as_json, describe, imgpipe, ok, write_photos
-from tests.support import create_results_table
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def fake_stack(moto_endpoint: str) -> Iterator[FakeStack]:
     bucket, table = f"imgpipe-deployed-{suffix}", f"imgpipe-deployed-{suffix}"
     clients["s3"].create_bucket(Bucket=bucket)
     clients["s3"].put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    create_results_table(clients["dynamodb"], table)
+    clients["dynamodb"].create_table(**create_table_request(table))
     queue = clients["sqs"].create_queue(QueueName=f"imgpipe-deployed-{suffix}")["QueueUrl"]
     dlq = clients["sqs"].create_queue(QueueName=f"imgpipe-deployed-dlq-{suffix}")["QueueUrl"]
     values = {

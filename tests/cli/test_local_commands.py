@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from imgpipe.simulated import ai_answers
+from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.cli.conftest import (
     NOT_IMAGES,
     PHOTOS,
@@ -21,8 +23,6 @@ from tests.cli.conftest import (
     ok,
     picture,
 )
-from tests.doubles import ai_answers
-from tests.doubles.ai_services import AiServicesDouble
 
 ALL_KEYS = {f"images/{relative}" for relative in PHOTOS}
 

@@ -34,8 +34,8 @@ from image_analysis.domain.states import AnalysisStatus, ImageStatus
 from PIL import Image, ImageChops, ImageDraw
 
 from imgpipe.report import LABEL_BOX_COLOUR, TEXT_BOX_COLOUR, make_thumbnail, md_escape, render_report
+from imgpipe.simulated import ai_answers
 from tests import imagegen
-from tests.doubles import ai_answers
 
 GREY, YELLOW, WHITE = (150, 150, 150), (240, 230, 30), (255, 255, 255)
 GREY_KEY = "shots/2024_summer *best* [v2].jpg"

@@ -33,8 +33,8 @@ from imgpipe.local.emulator import LocalStack
 from imgpipe.local.runner import Accounting, LocalOptions
 from imgpipe.local.stackspec import StackSpec
 from imgpipe.local.synth import synthesize
-from tests.doubles import ai_answers
-from tests.doubles.ai_services import AiServicesDouble, DoubleConfig, ServiceError
+from imgpipe.simulated import ai_answers
+from imgpipe.simulated.ai_services import AiServicesDouble, DoubleConfig, ServiceError
 from tests.e2e.helpers import PROJECT_ROOT, log_lines
 
 # One attempt per AWS call inside the function: an injected fault fails the message at once and the

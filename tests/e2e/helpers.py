@@ -1,7 +1,7 @@
 """Helpers for the end-to-end suite: distinguishable test images, running the CLI, reading the double.
 
 Every image made here has its own 8x8 pattern of cells, so the double's fingerprint (an 8x8 average
-hash, see tests/doubles/ai_answers.py) of any two of them differs in about half of its 64 bits: an
+hash, see imgpipe/simulated/ai_answers.py) of any two of them differs in about half of its 64 bits: an
 answer (or a call in the double's log) can be traced back to exactly one upload.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from tests.doubles import ai_answers
+from imgpipe.simulated import ai_answers
 from tests.support import describe, run_cli  # noqa: F401 - re-exported for the e2e tests
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

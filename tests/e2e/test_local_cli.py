@@ -1,6 +1,6 @@
 """End-to-end tests of the `imgpipe local` and `imgpipe demo` commands, each run as its own process.
 
-Bedrock and Rekognition are the wire-level double (tests/doubles/ai_services.py), reached only through
+Bedrock and Rekognition are the wire-level double (imgpipe/simulated/ai_services.py), reached only through
 AWS_ENDPOINT_URL_BEDROCK_RUNTIME / AWS_ENDPOINT_URL_REKOGNITION in the command's environment: the CLI
 itself does not know about it.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from imgpipe.local.stackspec import StackSpec
-from tests.doubles import ai_answers
-from tests.doubles.ai_services import AiServicesDouble
+from imgpipe.simulated import ai_answers
+from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.e2e.helpers import (
     calls_for,
     cli_env,

@@ -31,7 +31,7 @@ from rich.console import Console
 
 from imgpipe.commands.sync import download, plan
 from imgpipe.paths import safe_local_path
-from tests.doubles.ai_services import DoubleConfig
+from imgpipe.simulated.ai_services import DoubleConfig
 from tests.e2e.conftest import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import pattern
 from tests.imagegen import encode

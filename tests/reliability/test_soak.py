@@ -31,10 +31,10 @@ from image_analysis.domain.states import ImageStatus
 
 from imgpipe.local import emulator, runner
 from imgpipe.local.runner import LocalOptions
+from imgpipe.simulated import ai_answers
+from imgpipe.simulated.ai_services import DoubleConfig
 from infra.config import CLAIM_MARGIN_S
 from infra.trigger import VISIBILITY_TIMEOUT_FACTOR
-from tests.doubles import ai_answers
-from tests.doubles.ai_services import DoubleConfig
 from tests.e2e.conftest import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import pattern
 from tests.imagegen import encode

@@ -5,7 +5,7 @@ does, then imported and invoked by Debian trixie's arm64 python3.13 under qemu-u
 (tests/runtime/sysroot.py), with the stack's own handler string and environment from the template,
 boto3 from a runtime directory after the asset on sys.path (as Lambda's runtime provides it), and
 the emulated services on loopback: S3 and DynamoDB from moto's server, Bedrock and Rekognition from
-the wire-level double (tests/doubles/), reached through AWS_ENDPOINT_URL[_<SERVICE>].
+the wire-level double (imgpipe/simulated/), reached through AWS_ENDPOINT_URL[_<SERVICE>].
 
 This proves what no x86_64 test can: the arm64 wheels (Pillow, pillow-heif, tzfpy, wrapt) load and
 work on the Lambda's architecture and Python, the pruned Pillow still decodes and encodes, the pruned
@@ -27,9 +27,10 @@ import pytest
 from image_analysis.domain import table as t
 from image_analysis.domain.states import ImageStatus
 
+from imgpipe.local.environment import OFFLINE_AWS_ENV
+from imgpipe.simulated.ai_services import AiServicesDouble
 from infra.wheelhouse import PYTHON_VERSION
-from tests.conftest import FAKE_AWS_ENV, Stack
-from tests.doubles.ai_services import AiServicesDouble
+from tests.conftest import Stack
 from tests.imagegen import jpeg
 from tests.infra.asset import Bundled, bundled_asset
 from tests.runtime import sysroot
@@ -89,7 +90,7 @@ def function_environment(
         else:
             assert isinstance(value, str), f"{name}: {value} is not resolved for this test"
             env[name] = value
-    env.update(FAKE_AWS_ENV)
+    env.update(OFFLINE_AWS_ENV)
     env.pop("POWERTOOLS_TRACE_DISABLED")  # traced as on Lambda (Tracing: Active)
     env.pop("POWERTOOLS_METRICS_DISABLED")  # metrics printed as on Lambda (EMF on stdout)
     env.update(

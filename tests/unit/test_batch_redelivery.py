@@ -16,8 +16,8 @@ from image_analysis.domain.states import ImageStatus
 from image_analysis.runtime import Runtime, build_runtime
 from image_analysis.settings import Settings
 
+from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.conftest import Stack
-from tests.doubles.ai_services import AiServicesDouble
 from tests.imagegen import BLUE, GREEN, RED, jpeg
 from tests.support import FakeLambdaContext, s3_record
 

@@ -10,8 +10,8 @@ from image_analysis import handler
 from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.states import ImageStatus
 
+from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.conftest import Stack
-from tests.doubles.ai_services import AiServicesDouble
 from tests.imagegen import jpeg
 from tests.support import FakeLambdaContext, s3_record, sqs_event
 

@@ -23,8 +23,8 @@ from image_analysis.domain.states import ImageStatus
 from image_analysis.pipeline import handle_event
 from image_analysis.runtime import Runtime
 
+from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.conftest import Stack
-from tests.doubles.ai_services import AiServicesDouble
 from tests.imagegen import BLUE, RED, jpeg
 
 LAYOUT = KeyLayout("images/", "results/")

@@ -19,9 +19,9 @@ from image_analysis.domain.states import EventOutcome, ImageStatus
 from image_analysis.pipeline import handle_event
 from image_analysis.runtime import Runtime
 
+from imgpipe.simulated.ai_answers import fingerprint
+from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.conftest import Stack
-from tests.doubles.ai_answers import fingerprint
-from tests.doubles.ai_services import AiServicesDouble
 from tests.imagegen import RED, encode, exif_with, jpeg, scene
 
 LAYOUT = KeyLayout("images/", "results/")

@@ -21,6 +21,7 @@ items, claims and removal locks) and adapters/content_cache.py (cache items).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 PK = "pk"
 SK = "sk"
@@ -38,6 +39,30 @@ BY_LABEL = Index("by-label", "gsi1pk", "gsi1sk")
 BY_STATUS = Index("by-status", "gsi2pk", "gsi2sk")
 FLAGGED = Index("flagged", "gsi3pk", "gsi3sk")
 INDEXES = (BY_LABEL, BY_STATUS, FLAGGED)
+
+
+def create_table_request(name: str) -> dict[str, Any]:
+    """CreateTable's parameters for this design, on demand: for emulators (tests, benchmarks). The stack
+    builds its table from the same constants in infra/storage.py."""
+    attributes = {PK, SK} | {a for index in INDEXES for a in (index.partition_key, index.sort_key)}
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in INDEXES
+        ],
+    }
+
 
 MAX_SORT_KEY_BYTES = 1024  # DynamoDB's limit for a sort key value (UTF-8), index sort keys included
 

@@ -1,9 +1,10 @@
-"""TEST DOUBLE, not AWS: a local HTTP server speaking the wire protocols of Amazon Bedrock Runtime
-``Converse`` and Amazon Rekognition ``DetectLabels``, ``DetectText`` and ``DetectModerationLabels``.
+"""SIMULATED, not AWS (a test double shipped with the CLI): a local HTTP server speaking the wire
+protocols of Amazon Bedrock Runtime ``Converse`` and Amazon Rekognition
+``DetectLabels``, ``DetectText`` and ``DetectModerationLabels``.
 
 Real boto3/botocore clients reach it through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` and
 ``AWS_ENDPOINT_URL_REKOGNITION`` (see ``AiServicesDouble.env()``) or ``endpoint_url=``. It is meant for
-end-to-end tests and benchmarks of the image pipeline.
+end-to-end tests and benchmarks of the image pipeline, and for `imgpipe demo --simulated-ai`.
 
 What it emulates:
   * Bedrock restJson1 ``POST /model/{modelId}/converse`` (any model or inference-profile id, URL-encoded)
@@ -11,7 +12,7 @@ What it emulates:
     including each protocol's error encoding, so boto3 raises ``ClientError`` with the modelled code.
   * The documented input limits (image bytes, pixel sizes, formats checked by magic bytes, parameter
     ranges), so a pipeline sending a bad rendition fails here as it would in AWS.
-  * Answers computed from the received pixels (see tests/doubles/ai_answers.py): deterministic, and
+  * Answers computed from the received pixels (see imgpipe/simulated/ai_answers.py): deterministic, and
     recomputable by a test from the image it uploaded, so image mix-ups are caught.
   * Fault injection (latency, throttling, 5xx, a fail-next queue) and a call log (per call: operation,
     outcome, images with their fingerprints and, for Converse, the prompt that reached it).
@@ -50,8 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from tests.doubles import ai_answers as answers
-from tests.doubles.ai_answers import ImageFacts, JsonDict, OversizedImageError, UndecodableImageError
+from imgpipe.simulated import ai_answers as answers
+from imgpipe.simulated.ai_answers import ImageFacts, JsonDict, OversizedImageError, UndecodableImageError
 
 CONTROL_PREFIX = "/_double/"
 REKOGNITION_OPERATIONS = ("DetectLabels", "DetectText", "DetectModerationLabels")
@@ -381,7 +382,8 @@ def _prompt_summary(request: JsonDict) -> JsonDict:
         return {"kind": next(iter(item), "empty")}
 
     system, messages = _as_list(request.get("system")), _as_list(request.get("messages"))
-    tool_config = request.get("toolConfig") if isinstance(request.get("toolConfig"), dict) else {}
+    tool_config = request.get("toolConfig")
+    tool_config = tool_config if isinstance(tool_config, dict) else {}
     return {
         "system": [str(s.get("text")) for s in system if isinstance(s, dict) and "text" in s],
         "messages": [
@@ -480,7 +482,7 @@ class AiServicesDouble:
         if self._server is None:
             raise RuntimeError("the double is not running; use start() or a with-block")
         host, port = self._server.server_address[:2]
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 (a comparison, not a bind)
         return f"http://{host!s}:{port}"
 
     def env(self) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Answers derived from the pixels received by the AI services test double (tests/doubles/ai_services.py).
+"""Answers derived from the pixels received by the simulated AI services
+(imgpipe/simulated/ai_services.py), a test double.
 
 Nothing here is a model: every answer is a deterministic function of the decoded image, so a test
 can recompute the expected answer from the ORIGINAL image it uploaded and catch a pipeline that sends

@@ -22,8 +22,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw
 
-from tests.doubles.ai_answers import dominant_colour, fingerprint, fingerprints_match
-from tests.doubles.ai_services import AiServicesDouble, DoubleConfig
+from imgpipe.simulated.ai_answers import dominant_colour, fingerprint, fingerprints_match
+from imgpipe.simulated.ai_services import AiServicesDouble, DoubleConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROFILE_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -560,7 +560,7 @@ def test_standard_endpoint_env_vars_route_boto3(
 
 
 def test_subprocess_mode_prints_url_and_serves() -> None:
-    command = [sys.executable, "-m", "tests.doubles.ai_services", "--port", "0", "--seed", "1"]
+    command = [sys.executable, "-m", "imgpipe.simulated.ai_services", "--port", "0", "--seed", "1"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     with subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True) as process:
         try:

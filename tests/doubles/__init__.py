@@ -1,1 +1,0 @@
-"""Test doubles: local stand-ins for external services, used by tests and benchmarks."""
