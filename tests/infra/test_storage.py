@@ -8,7 +8,7 @@ import pytest
 from image_analysis.domain import table as design
 
 from infra.storage import NONCURRENT_VERSION_DAYS
-from tests.infra.conftest import Synth, denies_insecure_transport, statements
+from tests.infra.templates import Synth, denies_insecure_transport, statements
 
 BLOCK_ALL = {
     "BlockPublicAcls": True,
