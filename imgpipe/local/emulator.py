@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,6 +100,7 @@ def start_server(port: int = 0) -> ThreadedMotoServer:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     emulate_delete_marker_events()
     serialize_dynamodb_requests()
+    serialize_sqs_requests()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
@@ -194,6 +196,65 @@ def serialize_dynamodb_requests() -> None:
     DynamoHandler.call_action = serialized  # type: ignore[method-assign]
     dynamodb_models.copy = _Copy()  # type: ignore[assignment,attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+SQS_MUTATIONS = (
+    "send_message",
+    "send_message_batch",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+    "purge_queue",
+)
+
+
+def serialize_sqs_requests() -> None:
+    """Make moto's queues lose no message under concurrent requests, as SQS never does.
+
+    moto's DeleteMessage rebuilds the queue's message list from a copy: a message sent meanwhile (an S3
+    notification, a re-queued record) was appended to the old list and silently lost, and a second
+    concurrent delete could bring a deleted message back. The soak lost uploads that way on a busy
+    machine (no record, nothing in the queue or the DLQ). Changes to a queue now take one lock;
+    ReceiveMessage takes it for each look at the queue and long-polls outside it, so a waiting
+    receiver never holds up a sender. Idempotent; patches moto in this process only.
+    """
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.receive_message, "_imgpipe_serialized", False):
+        return
+    lock = threading.RLock()
+
+    def locked(method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        return call
+
+    for name in SQS_MUTATIONS:
+        setattr(SQSBackend, name, locked(getattr(SQSBackend, name)))
+    receive = SQSBackend.receive_message
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        deadline = time.monotonic() + wait_seconds_timeout
+        while True:
+            with lock:
+                found = receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            left = deadline - time.monotonic()
+            if found or left <= 0:
+                return found
+            self.get_queue(queue_name).wait_for_messages(min(1.0, left))
+
+    receive_message._imgpipe_serialized = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
 
 
 def _build(endpoint: str, spec: StackSpec, snapshot_dir: Path | None) -> LocalStack:

@@ -14,6 +14,7 @@ function's environment from the template. Semantics kept from Lambda:
 from __future__ import annotations
 
 import argparse
+import io
 import signal
 import sys
 import traceback
@@ -100,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--timeout", type=int, required=True)
     parser.add_argument("--retry-delay", type=int, required=True)
+    # One log line reaches the file as soon as it is written, as Lambda's do: a sandbox killed
+    # mid-batch loses no line about the images it already finished.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     poll_forever(parser.parse_args(argv))
     return 0
 
