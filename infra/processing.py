@@ -33,6 +33,7 @@ REKOGNITION_ACTIONS: Final = (
     "rekognition:DetectText",
     "rekognition:DetectModerationLabels",
 )
+FACE_DETECTION_ACTION: Final = "rekognition:DetectFaces"  # granted only while ENABLE_FACES is on
 # Item-level actions only: TransactWriteItems (result + label items in one transaction) is
 # authorised per contained PutItem/UpdateItem/DeleteItem/ConditionCheckItem, so it needs no action
 # of its own; no Scan, no table-management action.
@@ -159,12 +160,13 @@ class Processing(Construct):
             wildcard_reason="A cross-region inference profile routes each request to the same foundation "
             "model in any region of its geography, so the model ARN's region is '*'; the model is fixed.",
         )
+        detect = [*REKOGNITION_ACTIONS, *([FACE_DETECTION_ACTION] if settings.enable_faces else [])]
         self._policy(
             "Rekognition",
-            # Labels, text and moderation on image bytes; nothing that stores faces or data.
-            iam.PolicyStatement(actions=list(REKOGNITION_ACTIONS), resources=["*"]),
-            wildcard_reason="Rekognition DetectLabels, DetectText and DetectModerationLabels do not support "
-            "resource-level permissions; Resource must be '*'. The actions are the three the function calls.",
+            # Labels, text, moderation and faces on image bytes: stateless, nothing stored.
+            iam.PolicyStatement(actions=detect, resources=["*"]),
+            wildcard_reason="Rekognition's Detect* image operations do not support resource-level "
+            "permissions; Resource must be '*'. The actions are the ones the function calls.",
         )
         self._policy(
             "Table",

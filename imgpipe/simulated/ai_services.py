@@ -1,6 +1,6 @@
 """SIMULATED, not AWS (a test double shipped with the CLI): a local HTTP server speaking the wire
 protocols of Amazon Bedrock Runtime ``Converse`` and Amazon Rekognition
-``DetectLabels``, ``DetectText`` and ``DetectModerationLabels``.
+``DetectLabels``, ``DetectText``, ``DetectModerationLabels`` and ``DetectFaces``.
 
 Real boto3/botocore clients reach it through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` and
 ``AWS_ENDPOINT_URL_REKOGNITION`` (see ``AiServicesDouble.env()``) or ``endpoint_url=``. It is meant for
@@ -12,7 +12,8 @@ What it emulates:
     including each protocol's error encoding, so boto3 raises ``ClientError`` with the modelled code.
   * The documented input limits (image bytes, pixel sizes, formats checked by magic bytes, parameter
     ranges), so a pipeline sending a bad rendition fails here as it would in AWS.
-  * Answers computed from the received pixels (see imgpipe/simulated/ai_answers.py): deterministic, and
+  * Answers computed from the received pixels (see imgpipe/simulated/ai_answers.py, and faces.py for
+    the face rules): deterministic, and
     recomputable by a test from the image it uploaded, so image mix-ups are caught.
   * Fault injection (latency, throttling, 5xx, a fail-next queue) and a call log (per call: operation,
     outcome, images with their fingerprints and, for Converse, the prompt that reached it).
@@ -52,10 +53,11 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from imgpipe.simulated import ai_answers as answers
+from imgpipe.simulated import faces
 from imgpipe.simulated.ai_answers import ImageFacts, JsonDict, OversizedImageError, UndecodableImageError
 
 CONTROL_PREFIX = "/_double/"
-REKOGNITION_OPERATIONS = ("DetectLabels", "DetectText", "DetectModerationLabels")
+REKOGNITION_OPERATIONS = ("DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
 REKOGNITION_MAX_BYTES = 5_242_880
 REKOGNITION_MIN_SIDE = 80
 REKOGNITION_MAX_SIDE = 10_000  # DetectLabels and DetectModerationLabels only
@@ -281,6 +283,19 @@ def _rekognition_answer(operation: str, request: JsonDict, facts: ImageFacts) ->
         if unsupported in request:
             raise ServiceError(bad, f"{unsupported} is not supported by the AI services test double")
     return answers.detect_moderation_labels(facts, _number_in(request, "MinConfidence", 0, 100, bad, 50))
+
+
+def _face_attributes(request: JsonDict, key: str) -> set[str]:
+    attributes = request.get(key) or ["DEFAULT"]
+    unknown = [a for a in attributes if a not in faces.ATTRIBUTES] if isinstance(attributes, list) else [1]
+    if unknown:
+        raise ServiceError("InvalidParameterException", f"Request has invalid parameters: {key} {unknown}")
+    return set(attributes)
+
+
+def _detect_faces_answer(request: JsonDict, data: bytes) -> JsonDict:
+    attributes = _face_attributes(request, "Attributes")
+    return {"FaceDetails": [faces.face_detail(face, attributes) for face in faces.find_faces(data)]}
 
 
 # --------------------------------------------------------------------------- Bedrock Converse
@@ -597,7 +612,11 @@ class AiServicesDouble:
         data = _rekognition_bytes(request)
         record = _image_record(data, None)
         call["images"].append(record)
-        payload = _rekognition_answer(operation, request, _rekognition_facts(operation, data, record))
+        facts = _rekognition_facts(operation, data, record)
+        if operation == "DetectFaces":
+            payload = _detect_faces_answer(request, data)
+        else:
+            payload = _rekognition_answer(operation, request, facts)
         self._inject_latency(config.latency_rekognition, config)
         return payload
 

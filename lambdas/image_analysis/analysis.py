@@ -17,6 +17,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from .domain.errors import AnalysisFailed, ConfigurationError, TransientError
+from .domain.faces import Face
 from .domain.models import (
     SCHEMA_VERSION,
     Analyses,
@@ -35,9 +36,11 @@ from .imaging.renditions import Rendition, box_in_picture
 from .runtime import Runtime
 from .settings import Settings
 
-REKOGNITION_ANALYSES = ("labels", "text", "moderation")
+REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
 # Settings whose names start so (timeouts aside) change what an analysis finds: see analysis_fingerprint.
-ANALYSIS_SETTING_PREFIXES = ("enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_")
+ANALYSIS_SETTING_PREFIXES = (
+    "enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_", "faces_",
+)  # fmt: skip
 
 
 def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
@@ -58,6 +61,11 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
         )
     if settings.enable_moderation:
         calls["moderation"] = lambda: rek.detect_moderation(rek_bytes, settings.moderation_min_confidence)
+    if settings.enable_faces:
+        calls["faces"] = lambda: _faces_on_picture(
+            rek.detect_faces(rek_bytes, settings.faces_min_confidence, settings.faces_emotion_min_confidence),
+            on_picture,
+        )
     gate_on_moderation = settings.skip_location_if_flagged and settings.enable_moderation
     if settings.enable_location and not gate_on_moderation:
         calls["location"] = _locate_call(prepared, rt, gps)
@@ -83,6 +91,7 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
         text=value.get("text") or [],
         moderation=value.get("moderation"),
         outcomes=outcomes,
+        faces=value.get("faces") or [],
     )
 
 
@@ -141,6 +150,12 @@ def _text_on_picture(lines: list[TextLine], rendition: Rendition) -> list[TextLi
     if rendition.content is None:
         return lines
     return [replace(line, box=box_in_picture(line.box, rendition) if line.box else None) for line in lines]
+
+
+def _faces_on_picture(faces: list[Face], rendition: Rendition) -> list[Face]:
+    """A face found only on the padding is dropped."""
+    placed = ((face, box_in_picture(face.box, rendition)) for face in faces)
+    return [replace(face, box=box) for face, box in placed if box is not None]
 
 
 def _locate_call(prepared: PreparedImage, rt: Runtime, gps: Gps | None) -> Callable[[], Location]:

@@ -36,6 +36,8 @@ def record_result(result: ImageResult, elapsed_ms: float) -> None:
             metrics.add_metric(
                 name=names.latency_metric(analysis), unit=MetricUnit.Milliseconds, value=outcome.latency_ms
             )
+    if result.analyses.faces:
+        metrics.add_metric(name=names.FACES_DETECTED, unit=MetricUnit.Count, value=len(result.analyses.faces))
     cost = result.cost
     if cost.input_tokens or cost.output_tokens:
         metrics.add_metric(name=names.BEDROCK_INPUT_TOKENS, unit=MetricUnit.Count, value=cost.input_tokens)

@@ -75,6 +75,14 @@ class Settings:
         "Lowest confidence (%) for a moderation label (flags the image)",
     )
     rekognition_max_edge: int = knob(2048, "Long edge in pixels of the rendition sent to Rekognition")
+    # Faces (Rekognition DetectFaces on the Rekognition rendition; detection stores no biometric data)
+    enable_faces: bool = knob(
+        True, "Detect faces with Rekognition DetectFaces: box, age range, emotions, smile, eyes, glasses"
+    )
+    faces_min_confidence: float = knob(90.0, "Lowest confidence (%) for a detected face to be kept")
+    faces_emotion_min_confidence: float = knob(
+        50.0, "Lowest confidence (%) for an emotion to be kept on a face"
+    )
     # Input limits
     max_image_bytes: int = knob(
         50 * 1024 * 1024,
@@ -153,7 +161,7 @@ class Settings:
         bedrock = _worst_call_s(self, self.bedrock_read_timeout_s) if self.enable_location else 0.0
         rekognition = (
             _worst_call_s(self, self.rekognition_read_timeout_s)
-            if self.enable_labels or self.enable_text or self.enable_moderation
+            if self.enable_labels or self.enable_text or self.enable_moderation or self.enable_faces
             else 0.0
         )
         if self.enable_location and self.skip_location_if_flagged and self.enable_moderation:
@@ -234,7 +242,13 @@ def _validate(s: Settings) -> None:
         ("claim_timeout_s", s.claim_timeout_s >= 30, "at least 30 seconds"),
         ("retry_delay_s", 1 <= s.retry_delay_s <= 900, "between 1 and 900 seconds"),
     ]
-    for key in ("labels_min_confidence", "text_min_confidence", "moderation_min_confidence"):
+    for key in (
+        "labels_min_confidence",
+        "text_min_confidence",
+        "moderation_min_confidence",
+        "faces_min_confidence",
+        "faces_emotion_min_confidence",
+    ):
         checks.append((key, 0.0 <= getattr(s, key) <= 100.0, "between 0 and 100"))
     for key, ok, expectation in checks:
         if not ok:

@@ -31,7 +31,7 @@ from tests.e2e.helpers import (
     run_cli,
 )
 
-AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels")
+AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
 
 # relative path -> (bytes, the format Pillow reports for it): every accepted format, awkward keys.
 MIXED_FOLDER: dict[str, tuple[bytes, str]] = {

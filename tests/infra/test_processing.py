@@ -110,7 +110,10 @@ def test_role_has_exactly_these_permissions(default: Synth, ids: dict[str, str])
             no_condition,
         ),
         (
-            ("rekognition:DetectLabels", "rekognition:DetectModerationLabels", "rekognition:DetectText"),
+            tuple(
+                f"rekognition:{a}"
+                for a in ("DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText")
+            ),
             ("*",),
             no_condition,
         ),

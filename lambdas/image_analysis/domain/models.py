@@ -10,19 +10,13 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from .boxes import Box as Box
+from .faces import Face, describe_face, face_from_dict
 from .states import AnalysisStatus, ImageStatus
 
-SCHEMA_VERSION = 1  # version of the result document and table records (bump on breaking change)
-
-
-@dataclass(frozen=True)
-class Box:
-    """A bounding box as ratios of the image's width and height (Rekognition's convention)."""
-
-    left: float
-    top: float
-    width: float
-    height: float
+# Version of the result document and table records (bump on breaking change). 2: faces, text
+# understanding (language, entities, key phrases, PII types) and people (see docs/architecture.md).
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -137,6 +131,7 @@ class Analyses:
     text: list[TextLine] = field(default_factory=list)
     moderation: Moderation | None = None
     outcomes: dict[str, AnalysisOutcome] = field(default_factory=dict)
+    faces: list[Face] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -242,6 +237,7 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
             name: AnalysisOutcome(**(o | {"status": AnalysisStatus(o["status"])}))
             for name, o in (data.get("outcomes") or {}).items()
         },
+        faces=[face_from_dict(face) for face in data.get("faces", [])],
     )
 
 
@@ -258,6 +254,9 @@ def render_text(result: ImageResult) -> str:
     if analyses.text:
         lines.append("Text:")
         lines.extend(f"  {t.text}" for t in analyses.text)
+    if analyses.faces:
+        lines.append(f"Faces: {len(analyses.faces)}")
+        lines.extend(f"  {describe_face(face)}" for face in analyses.faces)
     if analyses.moderation:
         mod = analyses.moderation
         names = ", ".join(m.name for m in mod.labels)

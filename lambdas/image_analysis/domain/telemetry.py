@@ -16,8 +16,9 @@ IMAGE_LATENCY = "ImageLatency"
 BEDROCK_INPUT_TOKENS = "BedrockInputTokens"
 BEDROCK_OUTPUT_TOKENS = "BedrockOutputTokens"
 ESTIMATED_COST = "EstimatedCostUSD"
+FACES_DETECTED = "FacesDetected"  # a count of faces, never who they are
 
-ANALYSES = ("location", "labels", "text", "moderation")
+ANALYSES = ("location", "labels", "text", "moderation", "faces")
 
 
 def latency_metric(analysis: str) -> str:
