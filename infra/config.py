@@ -156,7 +156,8 @@ def _check_together(stack: StackConfig, settings: Settings) -> None:
             f"{worst:g} s (every Bedrock/Rekognition call timing out on all max_attempts="
             f"{settings.max_attempts} attempts, with back-off, plus {STORAGE_ALLOWANCE_S:g} s for S3 and "
             f"DynamoDB): raise timeout_s to at least {math.ceil(worst)}, or lower max_attempts, "
-            f"connect_timeout_s, bedrock_read_timeout_s or rekognition_read_timeout_s{also}"
+            "connect_timeout_s, bedrock_read_timeout_s, rekognition_read_timeout_s or "
+            f"comprehend_read_timeout_s{also}"
         )
 
 

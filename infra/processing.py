@@ -34,6 +34,10 @@ REKOGNITION_ACTIONS: Final = (
     "rekognition:DetectModerationLabels",
 )
 FACE_DETECTION_ACTION: Final = "rekognition:DetectFaces"  # granted only while ENABLE_FACES is on
+COMPREHEND_ACTIONS: Final = tuple(
+    f"comprehend:{action}"
+    for action in ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
+)  # granted only while ENABLE_COMPREHENSION is on
 # Item-level actions only: TransactWriteItems (result + label items in one transaction) is
 # authorised per contained PutItem/UpdateItem/DeleteItem/ConditionCheckItem, so it needs no action
 # of its own; no Scan, no table-management action.
@@ -168,6 +172,14 @@ class Processing(Construct):
             wildcard_reason="Rekognition's Detect* image operations do not support resource-level "
             "permissions; Resource must be '*'. The actions are the ones the function calls.",
         )
+        if settings.enable_comprehension:
+            self._policy(
+                "Comprehend",
+                # Language, entities, key phrases and PII of the detected text, with the built-in models.
+                iam.PolicyStatement(actions=list(COMPREHEND_ACTIONS), resources=["*"]),
+                wildcard_reason="Comprehend's Detect* operations on the built-in models act on no resource "
+                "(only custom endpoints have ARNs); Resource must be '*'. The actions are the four it calls.",
+            )
         self._policy(
             "Table",
             # Read and write the function's own records, on its own table only (no index is queried).

@@ -30,7 +30,10 @@ from .emulator import LocalStack
 from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
 from .synth import synthesize
 
-AI_SWITCHES = ("ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION", "ENABLE_FACES")
+AI_SWITCHES = (
+    "ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION", "ENABLE_FACES",
+    "ENABLE_COMPREHENSION",
+)  # fmt: skip
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """SIMULATED, not AWS (a test double shipped with the CLI): a local HTTP server speaking the wire
-protocols of Amazon Bedrock Runtime ``Converse`` and Amazon Rekognition
-``DetectLabels``, ``DetectText``, ``DetectModerationLabels`` and ``DetectFaces``.
+protocols of Amazon Bedrock Runtime ``Converse``, Amazon Rekognition ``DetectLabels``, ``DetectText``,
+``DetectModerationLabels`` and ``DetectFaces``, and Amazon Comprehend's ``DetectDominantLanguage``,
+``DetectEntities``, ``DetectKeyPhrases`` and ``DetectPiiEntities`` (words.py: rules on the text).
 
 Real boto3/botocore clients reach it through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` and
 ``AWS_ENDPOINT_URL_REKOGNITION`` (see ``AiServicesDouble.env()``) or ``endpoint_url=``. It is meant for
@@ -53,11 +54,13 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from imgpipe.simulated import ai_answers as answers
-from imgpipe.simulated import faces
+from imgpipe.simulated import faces, words
 from imgpipe.simulated.ai_answers import ImageFacts, JsonDict, OversizedImageError, UndecodableImageError
 
 CONTROL_PREFIX = "/_double/"
 REKOGNITION_OPERATIONS = ("DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
+COMPREHEND_OPERATIONS = ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
+COMPREHEND_TARGET = "Comprehend_20171127."
 REKOGNITION_MAX_BYTES = 5_242_880
 REKOGNITION_MIN_SIDE = 80
 REKOGNITION_MAX_SIDE = 10_000  # DetectLabels and DetectModerationLabels only
@@ -92,6 +95,18 @@ REKOGNITION_ERRORS: dict[str, int] = {
     "UnknownOperationException": 400,
     "ThrottlingException": 500,
     "InternalServerError": 500,
+}
+# Comprehend's model gives every error 400 but InternalServerException (500).
+COMPREHEND_ERRORS: dict[str, int] = {
+    "InvalidRequestException": 400,
+    "TextSizeLimitExceededException": 400,
+    "UnsupportedLanguageException": 400,
+    "ResourceUnavailableException": 400,
+    "TooManyRequestsException": 400,
+    "ThrottlingException": 400,
+    "AccessDeniedException": 400,
+    "UnknownOperationException": 400,
+    "InternalServerException": 500,
 }
 
 
@@ -170,6 +185,15 @@ REKOGNITION = _Protocol(
     REKOGNITION_ERRORS,
     "application/x-amz-json-1.1",
     "InternalServerError",
+    False,
+)
+
+COMPREHEND = _Protocol(
+    "comprehend",
+    COMPREHEND_OPERATIONS,
+    COMPREHEND_ERRORS,
+    "application/x-amz-json-1.1",
+    "InternalServerException",
     False,
 )
 
@@ -296,6 +320,37 @@ def _face_attributes(request: JsonDict, key: str) -> set[str]:
 def _detect_faces_answer(request: JsonDict, data: bytes) -> JsonDict:
     attributes = _face_attributes(request, "Attributes")
     return {"FaceDetails": [faces.face_detail(face, attributes) for face in faces.find_faces(data)]}
+
+
+# --------------------------------------------------------------------------- Comprehend
+
+
+def _comprehend_answer(operation: str, request: JsonDict, call: JsonDict) -> JsonDict:
+    """Limits as the service checks them, then the answer by the rules of imgpipe/simulated/words.py.
+    The call log keeps the text's length only: text read in images may be personal."""
+    bad = "InvalidRequestException"
+    text = request.get("Text")
+    if not isinstance(text, str) or not text:
+        raise ServiceError(bad, "Text is required and must be a non-empty string")
+    call["text_bytes"] = size = len(text.encode("utf-8"))
+    if size > words.MAX_TEXT_BYTES:
+        raise ServiceError(
+            "TextSizeLimitExceededException",
+            f"Input text size exceeds limit. Max length: 100000 bytes ({size})",
+        )
+    for unsupported in ("EndpointArn", "Bytes", "DocumentReaderConfig"):
+        if unsupported in request:
+            raise ServiceError(bad, f"{unsupported} is not supported by the AI services test double")
+    if operation == "DetectDominantLanguage":
+        return words.dominant_language(text)
+    language = request.get("LanguageCode")
+    supported = words.PII_LANGUAGES if operation == "DetectPiiEntities" else words.ENTITY_LANGUAGES
+    if language not in supported:
+        raise ServiceError(
+            "UnsupportedLanguageException", f"{operation} does not support language {language!r}"
+        )
+    answer = {"DetectEntities": words.entities, "DetectKeyPhrases": words.key_phrases}.get(operation)
+    return (answer or words.pii_entities)(text)
 
 
 # --------------------------------------------------------------------------- Bedrock Converse
@@ -505,6 +560,7 @@ class AiServicesDouble:
         return {
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.endpoint_url,
             "AWS_ENDPOINT_URL_REKOGNITION": self.endpoint_url,
+            "AWS_ENDPOINT_URL_COMPREHEND": self.endpoint_url,
         }
 
     # ----------------------------------------------------------------- control
@@ -551,6 +607,8 @@ class AiServicesDouble:
         match = _CONVERSE_PATH.fullmatch(path)
         if method == "POST" and match:
             return self._serve(BEDROCK, "Converse", unquote(match[1]), body)
+        if method == "POST" and path == "/" and target and target.startswith(COMPREHEND_TARGET):
+            return self._serve(COMPREHEND, target.removeprefix(COMPREHEND_TARGET), None, body)
         if method == "POST" and path == "/" and target:
             operation = target.removeprefix("RekognitionService.")
             return self._serve(REKOGNITION, operation, None, body)
@@ -591,6 +649,8 @@ class AiServicesDouble:
         self._early_faults(operation, config)
         if protocol is BEDROCK:
             payload = self._converse(body, call, config)
+        elif protocol is COMPREHEND:
+            payload = _comprehend_answer(operation, _parse_body(body, "InvalidRequestException"), call)
         else:
             payload = self._rekognition(operation, body, call, config)
         if self._roll(config.error_rate):
@@ -679,7 +739,7 @@ class AiServicesDouble:
 
 
 def _protocol_of(operation: str) -> _Protocol:
-    for protocol in (BEDROCK, REKOGNITION):
+    for protocol in (BEDROCK, REKOGNITION, COMPREHEND):
         if operation in protocol.operations:
             return protocol
     raise ValueError(f"unknown operation {operation!r}; use Converse or one of {REKOGNITION_OPERATIONS}")

@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from .adapters.bedrock import Bedrock
 from .adapters.claims import Claims
+from .adapters.comprehend import Comprehend
 from .adapters.content_cache import ContentCache
 from .adapters.rekognition import Rekognition
 from .adapters.s3 import S3Store
@@ -39,6 +40,7 @@ class Runtime:
     cache: ContentCache  # earlier analyses of identical bytes (results table)
     bedrock: Bedrock
     rekognition: Rekognition
+    comprehend: Comprehend
     sqs: Sqs  # to shorten a failed message's wait (batch.py's back-off)
     executor: Executor
     clock: Callable[[], float] = field(default=time.time)
@@ -78,6 +80,9 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         ),
         rekognition=Rekognition(
             session.client("rekognition", config=client_config(settings, settings.rekognition_read_timeout_s))
+        ),
+        comprehend=Comprehend(
+            session.client("comprehend", config=client_config(settings, settings.comprehend_read_timeout_s))
         ),
         sqs=Sqs(session.client("sqs", config=storage)),
         executor=ThreadPoolExecutor(max_workers=ANALYSIS_THREADS, thread_name_prefix="analysis"),

@@ -83,6 +83,14 @@ class Settings:
     faces_emotion_min_confidence: float = knob(
         50.0, "Lowest confidence (%) for an emotion to be kept on a face"
     )
+    # Text understanding (Amazon Comprehend on the text Rekognition read)
+    enable_comprehension: bool = knob(
+        True, "Find the detected text's language, entities, key phrases and PII with Amazon Comprehend"
+    )
+    comprehension_min_chars: int = knob(
+        20, "Text with fewer letters and digits makes no Comprehend call (its language needs 20 characters)"
+    )
+    comprehension_min_score: float = knob(0.8, "Lowest Comprehend score (0-1) for an entity, phrase or PII")
     # Input limits
     max_image_bytes: int = knob(
         50 * 1024 * 1024,
@@ -102,6 +110,7 @@ class Settings:
     connect_timeout_s: float = knob(3.0, "Connect timeout in seconds for AWS calls")
     bedrock_read_timeout_s: float = knob(30.0, "Read timeout in seconds for a Bedrock call")
     rekognition_read_timeout_s: float = knob(10.0, "Read timeout in seconds for a Rekognition call")
+    comprehend_read_timeout_s: float = knob(5.0, "Read timeout in seconds for a Comprehend call")
     retry_delay_s: int = knob(
         10,
         "Seconds before a transiently failed image is retried; doubles with each receive (at most 15 min)",
@@ -127,6 +136,10 @@ class Settings:
     price_bedrock_output_mtok_usd: float = knob(
         15.0,
         "USD per million Bedrock output tokens, for the estimated-cost metric",
+    )
+    price_comprehend_unit_usd: float = knob(
+        0.0001,
+        "USD per Comprehend unit (100 characters, at least 3 per request), for the estimated-cost metric",
     )
 
     def __post_init__(self) -> None:
@@ -164,6 +177,9 @@ class Settings:
             if self.enable_labels or self.enable_text or self.enable_moderation or self.enable_faces
             else 0.0
         )
+        if self.enable_comprehension and self.enable_text:
+            # Comprehend reads the detected text: after it, the language, then three calls at once.
+            rekognition += 2 * _worst_call_s(self, self.comprehend_read_timeout_s)
         if self.enable_location and self.skip_location_if_flagged and self.enable_moderation:
             ai = rekognition + bedrock
         else:
@@ -224,6 +240,8 @@ def _validate(s: Settings) -> None:
         )
     checks: list[tuple[str, bool, str]] = [
         ("labels_max", 1 <= s.labels_max <= 50, "between 1 and 50"),
+        ("comprehension_min_chars", s.comprehension_min_chars >= 1, "at least 1"),
+        ("comprehension_min_score", 0.0 <= s.comprehension_min_score <= 1.0, "between 0 and 1"),
         (
             "bedrock_max_edge",
             200 <= s.bedrock_max_edge <= 1568,

@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from image_analysis.domain import table as t
 
+from infra.regions import (
+    COMPREHEND_REGIONS,
+    REKOGNITION_IMAGE_REGIONS,
+    UnsupportedRegionError,
+    check_comprehend_region,
+)
 from tests.infra.conftest import Synth, synth
 from tests.infra.test_processing import role_statements
 
@@ -14,16 +21,55 @@ from tests.infra.test_processing import role_statements
 @pytest.fixture(scope="module")
 def private(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Faces off (and everything else that reads people or words in an image)."""
-    return synth(Path(tmp_path_factory.mktemp("cdk.out")), {"enable_faces": False})
+    return synth(
+        Path(tmp_path_factory.mktemp("cdk.out")), {"enable_faces": False, "enable_comprehension": False}
+    )
 
 
-def rekognition_actions(synthesized: Synth) -> set[str]:
+def actions_of(synthesized: Synth, service: str) -> set[str]:
     role = synthesized.logical_id("Processing/Role")
-    return {a for actions, _, _ in role_statements(synthesized, role) for a in actions if a.startswith("rek")}
+    statements = role_statements(synthesized, role)
+    return {a for actions, _, _ in statements for a in actions if a.startswith(f"{service}:")}
 
 
 def test_detect_faces_is_granted_only_while_faces_are_on(default: Synth, private: Synth) -> None:
-    assert "rekognition:DetectFaces" in rekognition_actions(default)
-    assert rekognition_actions(private) == {
+    assert "rekognition:DetectFaces" in actions_of(default, "rekognition")
+    assert actions_of(private, "rekognition") == {
         "rekognition:DetectLabels", "rekognition:DetectModerationLabels", "rekognition:DetectText"
     }  # fmt: skip
+
+
+def test_comprehend_is_granted_only_while_text_understanding_is_on(default: Synth, private: Synth) -> None:
+    assert actions_of(default, "comprehend") == {
+        "comprehend:DetectDominantLanguage", "comprehend:DetectEntities", "comprehend:DetectKeyPhrases",
+        "comprehend:DetectPiiEntities",
+    }  # fmt: skip
+    assert actions_of(private, "comprehend") == set()
+
+
+def test_the_pii_index_is_sparse_and_projects_the_record(default: Synth) -> None:
+    _, table = default.only("AWS::DynamoDB::Table")
+    (index,) = [i for i in table["Properties"]["GlobalSecondaryIndexes"] if i["IndexName"] == t.PII.name]
+    assert index["KeySchema"] == [
+        {"AttributeName": t.PII.partition_key, "KeyType": "HASH"},
+        {"AttributeName": t.PII.sort_key, "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+
+
+@pytest.mark.parametrize("region", ["il-central-1", "sa-east-1", "us-west-1"])
+def test_text_understanding_needs_a_region_with_comprehend(region: str) -> None:
+    with pytest.raises(UnsupportedRegionError, match="enable_comprehension=false"):
+        check_comprehend_region(region)
+    assert region in REKOGNITION_IMAGE_REGIONS and region not in COMPREHEND_REGIONS
+
+
+def test_without_a_region_the_template_checks_comprehend_only_while_it_is_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
+    on = synth(tmp_path / "on")
+    rule = on.json["Rules"]["ComprehendRegion"]["Assertions"][0]["Assert"]["Fn::Contains"]
+    assert rule == [list(COMPREHEND_REGIONS), {"Ref": "AWS::Region"}]
+    off = synth(tmp_path / "off", {"enable_comprehension": False})
+    assert "ComprehendRegion" not in off.json.get("Rules", {})

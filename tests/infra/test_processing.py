@@ -119,6 +119,14 @@ def test_role_has_exactly_these_permissions(default: Synth, ids: dict[str, str])
         ),
         (
             tuple(
+                f"comprehend:{a}"
+                for a in ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
+            ),
+            ("*",),
+            no_condition,
+        ),
+        (
+            tuple(
                 f"dynamodb:{a}"
                 for a in (
                     "BatchWriteItem",
@@ -174,7 +182,7 @@ def test_only_services_without_resource_permissions_get_resource_star(
     default: Synth, ids: dict[str, str]
 ) -> None:
     star = {actions for actions, resources, _ in role_statements(default, ids["role"]) if "*" in resources}
-    assert {a.split(":")[0] for actions in star for a in actions} == {"rekognition", "xray"}
+    assert {a.split(":")[0] for actions in star for a in actions} == {"comprehend", "rekognition", "xray"}
 
 
 def test_the_function_is_created_after_its_permissions(default: Synth, ids: dict[str, str]) -> None:

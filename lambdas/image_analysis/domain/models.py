@@ -12,6 +12,7 @@ from typing import Any
 
 from .boxes import Box as Box
 from .faces import Face, describe_face, face_from_dict
+from .language import TextInsights, insights_from_dict
 from .states import AnalysisStatus, ImageStatus
 
 # Version of the result document and table records (bump on breaking change). 2: faces, text
@@ -119,6 +120,7 @@ class Cost:
     input_tokens: int = 0
     output_tokens: int = 0
     estimated_usd: float = 0.0
+    comprehend_units: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Analyses:
     moderation: Moderation | None = None
     outcomes: dict[str, AnalysisOutcome] = field(default_factory=dict)
     faces: list[Face] = field(default_factory=list)
+    comprehension: TextInsights | None = None  # Comprehend on the detected text
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,10 @@ class ImageResult:
     @property
     def flagged(self) -> bool:
         return bool(self.analyses.moderation and self.analyses.moderation.flagged)
+
+    @property
+    def has_pii(self) -> bool:
+        return bool(self.analyses.comprehension and self.analyses.comprehension.has_pii)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self, dict_factory=_plain_dict)
@@ -238,6 +245,7 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
             for name, o in (data.get("outcomes") or {}).items()
         },
         faces=[face_from_dict(face) for face in data.get("faces", [])],
+        comprehension=insights_from_dict(data["comprehension"]) if data.get("comprehension") else None,
     )
 
 
@@ -257,6 +265,8 @@ def render_text(result: ImageResult) -> str:
     if analyses.faces:
         lines.append(f"Faces: {len(analyses.faces)}")
         lines.extend(f"  {describe_face(face)}" for face in analyses.faces)
+    if analyses.comprehension:
+        lines.extend(_understanding_lines(analyses.comprehension))
     if analyses.moderation:
         mod = analyses.moderation
         names = ", ".join(m.name for m in mod.labels)
@@ -267,6 +277,17 @@ def render_text(result: ImageResult) -> str:
     if result.reused_from:
         lines.append(f"Same bytes as {result.reused_from}; its analysis was reused.")
     return "\n".join(lines) + "\n"
+
+
+def _understanding_lines(insights: TextInsights) -> list[str]:
+    lines = [f"Language: {insights.language or 'unknown'}"]
+    if insights.entities:
+        lines.append("Entities: " + ", ".join(f"{e.text} ({e.type})" for e in insights.entities))
+    if insights.key_phrases:
+        lines.append("Key phrases: " + ", ".join(insights.key_phrases))
+    if insights.has_pii:
+        lines.append("Personal information: " + ", ".join(insights.pii_types))
+    return lines
 
 
 def _headline(result: ImageResult) -> str:

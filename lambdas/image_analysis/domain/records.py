@@ -45,6 +45,9 @@ def record_from_result(
         "flagged": result.flagged,
         "moderation": [m.name for m in a.moderation.labels] if a.moderation else [],
         "face_count": len(a.faces) if _ran(result, "faces") else None,  # unknown unless detection ran
+        "language": a.comprehension.language if a.comprehension else None,
+        "has_pii": result.has_pii,
+        "pii_types": a.comprehension.pii_types if a.comprehension else [],  # types, never the values
         "error_code": result.error.code if result.error else None,
         "error_message": result.error.message if result.error else None,
         "reused_from": result.reused_from,
@@ -59,6 +62,9 @@ def record_from_result(
     if result.flagged:  # sparse index: only flagged images appear in it
         record[t.FLAGGED.partition_key] = t.FLAGGED_PK
         record[t.FLAGGED.sort_key] = t.time_sort_key(updated_at, key)
+    if result.has_pii:  # sparse index: only images showing personal information appear in it
+        record[t.PII.partition_key] = t.PII_PK
+        record[t.PII.sort_key] = t.time_sort_key(updated_at, key)
     return record
 
 
