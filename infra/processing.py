@@ -23,6 +23,7 @@ from image_analysis.settings import Settings
 from .bundling import HANDLER, function_code
 from .config import LOG_RETENTION_DAYS, PipelineConfig
 from .nag import acknowledge, acknowledge_wildcard_resources
+from .people import People
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_13  # keep in step with wheelhouse.PYTHON_VERSION
 # System inference profile ids start with a geography ("global.anthropic.claude-…"); a profile
@@ -34,6 +35,7 @@ REKOGNITION_ACTIONS: Final = (
     "rekognition:DetectModerationLabels",
 )
 FACE_DETECTION_ACTION: Final = "rekognition:DetectFaces"  # granted only while ENABLE_FACES is on
+PEOPLE_ACTIONS: Final = ("rekognition:IndexFaces", "rekognition:DeleteFaces")  # while ENABLE_PEOPLE is on
 COMPREHEND_ACTIONS: Final = tuple(
     f"comprehend:{action}"
     for action in ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
@@ -59,6 +61,7 @@ class Processing(Construct):
         bucket: s3.Bucket,
         table: dynamodb.Table,
         queue: sqs.Queue,
+        people: People | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack_config = config.stack
@@ -75,7 +78,9 @@ class Processing(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Image analysis: reads images, writes results, calls Bedrock and Rekognition",
         )
-        self.settings = config.lambda_settings(results_table=table.table_name)
+        self.settings = config.lambda_settings(
+            results_table=table.table_name, people_collection=people.collection_id if people else ""
+        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -105,6 +110,12 @@ class Processing(Construct):
             "xray:PutTelemetryRecords do not support resource-level permissions.",
         )
         self._grant(bucket, table, queue)
+        if people is not None:
+            self._policy(
+                "People",
+                # Index an image's faces and delete them with it: this stack's collection only.
+                iam.PolicyStatement(actions=list(PEOPLE_ACTIONS), resources=[people.collection_arn]),
+            )
         # Partial batch responses: one bad image does not send its batch-mates back to the queue.
         # Maximum concurrency (not reserved concurrency) caps the load on Bedrock and Rekognition
         # without taking concurrency from the account, which new accounts cannot spare.

@@ -11,6 +11,7 @@ from constructs import Construct
 from . import outputs
 from .config import PipelineConfig
 from .monitoring import Monitoring
+from .people import People
 from .processing import Processing
 from .regions import (
     APIS,
@@ -54,8 +55,15 @@ class ImagePipelineStack(Stack):
             input_prefix=settings.input_prefix,
             function_timeout=Duration.seconds(config.stack.timeout_s),
         )
+        people = People(self, "People", config=config.stack) if settings.enable_people else None
         processing = Processing(
-            self, "Processing", config=config, bucket=storage.bucket, table=storage.table, queue=trigger.queue
+            self,
+            "Processing",
+            config=config,
+            bucket=storage.bucket,
+            table=storage.table,
+            queue=trigger.queue,
+            people=people,
         )
         monitoring = Monitoring(
             self,
@@ -80,6 +88,8 @@ class ImagePipelineStack(Stack):
             outputs.DASHBOARD_URL: dashboard_url,
             outputs.ALARM_TOPIC_ARN: monitoring.topic.topic_arn,
         }
+        if people is not None:
+            values[outputs.PEOPLE_COLLECTION_ID] = people.collection_id
         for key, value in values.items():
             # Created on the stack itself so each output's key is exactly its construct id.
             CfnOutput(self, key, value=value, description=outputs.DESCRIPTIONS[key])

@@ -1,6 +1,7 @@
 """SIMULATED, not AWS (a test double shipped with the CLI): a local HTTP server speaking the wire
 protocols of Amazon Bedrock Runtime ``Converse``, Amazon Rekognition ``DetectLabels``, ``DetectText``,
-``DetectModerationLabels`` and ``DetectFaces``, and Amazon Comprehend's ``DetectDominantLanguage``,
+``DetectModerationLabels``, ``DetectFaces`` and the face-collection operations (face_collections.py),
+and Amazon Comprehend's ``DetectDominantLanguage``,
 ``DetectEntities``, ``DetectKeyPhrases`` and ``DetectPiiEntities`` (words.py: rules on the text).
 
 Real boto3/botocore clients reach it through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` and
@@ -54,11 +55,15 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from imgpipe.simulated import ai_answers as answers
-from imgpipe.simulated import faces, words
+from imgpipe.simulated import face_collections, faces, words
 from imgpipe.simulated.ai_answers import ImageFacts, JsonDict, OversizedImageError, UndecodableImageError
 
 CONTROL_PREFIX = "/_double/"
-REKOGNITION_OPERATIONS = ("DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
+COLLECTION_OPERATIONS = ("CreateCollection", "SearchFaces", "DeleteFaces", "ListFaces")  # no image
+REKOGNITION_OPERATIONS = (
+    "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces", "IndexFaces", "SearchFacesByImage",
+    *COLLECTION_OPERATIONS,
+)  # fmt: skip
 COMPREHEND_OPERATIONS = ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
 COMPREHEND_TARGET = "Comprehend_20171127."
 REKOGNITION_MAX_BYTES = 5_242_880
@@ -95,6 +100,10 @@ REKOGNITION_ERRORS: dict[str, int] = {
     "UnknownOperationException": 400,
     "ThrottlingException": 500,
     "InternalServerError": 500,
+    "ResourceNotFoundException": 400,
+    "ResourceAlreadyExistsException": 400,
+    "InvalidPaginationTokenException": 400,
+    "ServiceQuotaExceededException": 400,
 }
 # Comprehend's model gives every error 400 but InternalServerException (500).
 COMPREHEND_ERRORS: dict[str, int] = {
@@ -524,6 +533,7 @@ class AiServicesDouble:
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.collections = face_collections.FaceCollections()  # Rekognition face collections
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -592,11 +602,13 @@ class AiServicesDouble:
             return copy.deepcopy(self._calls)
 
     def reset(self) -> None:
-        """Clear the call log and fail-next queue and reseed the random source (config is kept)."""
+        """Clear the call log, fail-next queue and face collections and reseed the random source
+        (config is kept)."""
         with self._lock:
             self._calls.clear()
             self._fail_queue.clear()
             self._rng.seed(self._config.seed)
+        self.collections.reset()
 
     # ----------------------------------------------------------------- request handling
 
@@ -669,14 +681,21 @@ class AiServicesDouble:
 
     def _rekognition(self, operation: str, body: bytes, call: JsonDict, config: DoubleConfig) -> JsonDict:
         request = _parse_body(body, "InvalidParameterException")
-        data = _rekognition_bytes(request)
-        record = _image_record(data, None)
-        call["images"].append(record)
-        facts = _rekognition_facts(operation, data, record)
-        if operation == "DetectFaces":
-            payload = _detect_faces_answer(request, data)
-        else:
-            payload = _rekognition_answer(operation, request, facts)
+        try:
+            if operation in COLLECTION_OPERATIONS:
+                return self.collections.answer(operation, request, None)
+            data = _rekognition_bytes(request)
+            record = _image_record(data, None)
+            call["images"].append(record)
+            facts = _rekognition_facts(operation, data, record)
+            if operation in ("IndexFaces", "SearchFacesByImage"):
+                payload = self.collections.answer(operation, request, data)
+            elif operation == "DetectFaces":
+                payload = _detect_faces_answer(request, data)
+            else:
+                payload = _rekognition_answer(operation, request, facts)
+        except face_collections.CollectionError as exc:
+            raise ServiceError(exc.code, exc.message) from exc
         self._inject_latency(config.latency_rekognition, config)
         return payload
 

@@ -121,7 +121,7 @@ def analysis_fingerprint(settings: Settings) -> str:
 
 def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
     """Billable usage of this analysis and its price under the configured per-call prices."""
-    billed = sum(1 for name in REKOGNITION_ANALYSES if _ran(analyses, name))
+    billed = sum(1 for name in (*REKOGNITION_ANALYSES, "people") if _ran(analyses, name))
     location: Location | None = analyses.location
     tokens_in = location.input_tokens if location else 0
     tokens_out = location.output_tokens if location else 0

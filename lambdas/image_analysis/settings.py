@@ -83,6 +83,16 @@ class Settings:
     faces_emotion_min_confidence: float = knob(
         50.0, "Lowest confidence (%) for an emotion to be kept on a face"
     )
+    # People (face recognition): stores biometric data, so it is off unless switched on
+    enable_people: bool = knob(
+        False,
+        "Index faces into the stack's Rekognition collection so people can be named and found "
+        "(stores face feature vectors: biometric data, which may need consent)",
+    )
+    people_collection: str = field(
+        default="",
+        metadata={"doc": "Rekognition collection of the people analysis (the stack sets it; not a knob)"},
+    )
     # Text understanding (Amazon Comprehend on the text Rekognition read)
     enable_comprehension: bool = knob(
         True, "Find the detected text's language, entities, key phrases and PII with Amazon Comprehend"
@@ -184,6 +194,8 @@ class Settings:
             ai = rekognition + bedrock
         else:
             ai = max(bedrock, rekognition)
+        if self.enable_people:  # then IndexFaces, and the faces of an earlier analysis leave
+            ai += 2 * _worst_call_s(self, self.rekognition_read_timeout_s)
         return ai + STORAGE_ALLOWANCE_S
 
 
@@ -273,5 +285,7 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{env_name(key)}={getattr(s, key)!r} must be {expectation}")
     if not s.results_table:
         raise SettingsError("RESULTS_TABLE must not be empty")
+    if s.enable_people and not s.people_collection:
+        raise SettingsError("ENABLE_PEOPLE needs PEOPLE_COLLECTION (the stack's Rekognition collection)")
     if not s.bedrock_model_id:
         raise SettingsError("BEDROCK_MODEL_ID must not be empty")

@@ -4,10 +4,12 @@ scoped as narrowly as its service allows."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from image_analysis.domain import table as t
 
+from infra import outputs
 from infra.regions import (
     COMPREHEND_REGIONS,
     REKOGNITION_IMAGE_REGIONS,
@@ -24,6 +26,10 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synth(
         Path(tmp_path_factory.mktemp("cdk.out")), {"enable_faces": False, "enable_comprehension": False}
     )
+
+
+def function_of(synthesized: Synth) -> dict[str, Any]:
+    return dict(synthesized.json["Resources"][synthesized.logical_id("Processing/Function")]["Properties"])
 
 
 def actions_of(synthesized: Synth, service: str) -> set[str]:
@@ -73,3 +79,34 @@ def test_without_a_region_the_template_checks_comprehend_only_while_it_is_on(
     assert rule == [list(COMPREHEND_REGIONS), {"Ref": "AWS::Region"}]
     off = synth(tmp_path / "off", {"enable_comprehension": False})
     assert "ComprehendRegion" not in off.json.get("Rules", {})
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synth(Path(tmp_path_factory.mktemp("cdk.out")), {"enable_people": True})
+
+
+def test_no_collection_and_no_face_index_permissions_unless_people_is_on(default: Synth) -> None:
+    assert default.resources("AWS::Rekognition::Collection") == {}
+    assert not {"rekognition:IndexFaces", "rekognition:DeleteFaces"} & actions_of(default, "rekognition")
+    env = function_of(default)["Environment"]["Variables"]
+    assert env["ENABLE_PEOPLE"] == "false" and env["PEOPLE_COLLECTION"] == ""
+
+
+def test_with_people_on_the_stack_owns_the_collection_and_the_function_reaches_only_it(people: Synth) -> None:
+    collection_id, collection = people.only("AWS::Rekognition::Collection")
+    assert collection["Properties"]["CollectionId"] == {
+        "Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-people"]]
+    }
+    assert collection["DeletionPolicy"] == "Retain"  # like the table: removal_policy decides
+    role = people.logical_id("Processing/Role")
+    scoped = [(a, r) for a, r, _ in role_statements(people, role) if "rekognition:IndexFaces" in a]
+    assert scoped == [(("rekognition:DeleteFaces", "rekognition:IndexFaces"), (f"<{collection_id}.Arn>",))]
+    assert function_of(people)["Environment"]["Variables"]["PEOPLE_COLLECTION"] == {"Ref": collection_id}
+    assert people.json["Outputs"][outputs.PEOPLE_COLLECTION_ID]["Value"] == {"Ref": collection_id}
+    # Search and ListFaces are the operator's (the CLI), never the function's
+    assert not {
+        "rekognition:SearchFaces",
+        "rekognition:SearchFacesByImage",
+        "rekognition:ListFaces",
+    } & actions_of(people, "rekognition")

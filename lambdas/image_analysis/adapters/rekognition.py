@@ -35,7 +35,9 @@ class Rekognition:
                 confidence=round(float(item["Confidence"]), 2),
                 parents=[p["Name"] for p in item.get("Parents", [])],
                 categories=[c["Name"] for c in item.get("Categories", [])],
-                instances=[_box(i["BoundingBox"]) for i in item.get("Instances", []) if "BoundingBox" in i],
+                instances=[
+                    box_from_wire(i["BoundingBox"]) for i in item.get("Instances", []) if "BoundingBox" in i
+                ],
             )
             for item in response.get("Labels", [])
         ]
@@ -47,7 +49,7 @@ class Rekognition:
             TextLine(
                 text=item["DetectedText"],
                 confidence=round(float(item["Confidence"]), 2),
-                box=_box(item["Geometry"]["BoundingBox"]) if "Geometry" in item else None,
+                box=box_from_wire(item["Geometry"]["BoundingBox"]) if "Geometry" in item else None,
             )
             for item in response.get("TextDetections", [])
             if item.get("Type") == "LINE" and float(item.get("Confidence", 0)) >= min_confidence
@@ -93,7 +95,7 @@ def _face(detail: Mapping[str, Any], emotion_min_confidence: float) -> Face:
         key=lambda e: -float(e["Confidence"]),
     )
     return Face(
-        box=_box(detail.get("BoundingBox") or {}),
+        box=box_from_wire(detail.get("BoundingBox") or {}),
         confidence=round(float(detail.get("Confidence", 0)), 2),
         age_low=age.get("Low"),
         age_high=age.get("High"),
@@ -123,7 +125,7 @@ def _call(method: Callable[..., Any], operation: str, **params: Any) -> dict[str
         raise translate(exc, f"Rekognition {operation}") from exc
 
 
-def _box(raw: Mapping[str, Any]) -> Box:
+def box_from_wire(raw: Mapping[str, Any]) -> Box:
     return Box(
         left=round(float(raw.get("Left", 0.0)), 4),
         top=round(float(raw.get("Top", 0.0)), 4),

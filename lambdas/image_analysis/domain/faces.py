@@ -7,6 +7,7 @@ be found again is the separate, opt-in people analysis (ENABLE_PEOPLE).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,3 +57,23 @@ def describe_face(face: Face) -> str:
         if word:
             parts.append(word)
     return ", ".join(parts) or "a face"
+
+
+@dataclass(frozen=True)
+class IndexedFace:
+    """A face the people analysis indexed into the stack's Rekognition collection: the id the
+    collection knows it by (its feature vector stays in Rekognition) and where it is in the picture."""
+
+    face_id: str
+    box: Box
+
+
+def indexed_face_from_dict(data: dict[str, Any]) -> IndexedFace:
+    return IndexedFace(face_id=data["face_id"], box=Box(**data["box"]))
+
+
+def external_image_id(image_key: str) -> str:
+    """The ExternalImageId tying an image's faces to it in the collection. Rekognition allows only
+    [a-zA-Z0-9_.-:] and 255 characters, and an S3 key may be 1,024 bytes of anything, so the key's
+    SHA-256 stands for it (the table maps face ids to keys: domain/table.py)."""
+    return "sha256:" + hashlib.sha256(image_key.encode("utf-8")).hexdigest()

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from .boxes import Box as Box
-from .faces import Face, describe_face, face_from_dict
+from .faces import Face, IndexedFace, describe_face, face_from_dict, indexed_face_from_dict
 from .language import TextInsights, insights_from_dict
 from .states import AnalysisStatus, ImageStatus
 
@@ -135,6 +135,7 @@ class Analyses:
     outcomes: dict[str, AnalysisOutcome] = field(default_factory=dict)
     faces: list[Face] = field(default_factory=list)
     comprehension: TextInsights | None = None  # Comprehend on the detected text
+    people: list[IndexedFace] = field(default_factory=list)  # faces indexed into the collection
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,7 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
         },
         faces=[face_from_dict(face) for face in data.get("faces", [])],
         comprehension=insights_from_dict(data["comprehension"]) if data.get("comprehension") else None,
+        people=[indexed_face_from_dict(face) for face in data.get("people", [])],
     )
 
 

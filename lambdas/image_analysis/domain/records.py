@@ -48,6 +48,7 @@ def record_from_result(
         "language": a.comprehension.language if a.comprehension else None,
         "has_pii": result.has_pii,
         "pii_types": a.comprehension.pii_types if a.comprehension else [],  # types, never the values
+        "face_ids": [face.face_id for face in a.people],  # in the people collection (removal deletes)
         "error_code": result.error.code if result.error else None,
         "error_message": result.error.message if result.error else None,
         "reused_from": result.reused_from,

@@ -12,6 +12,8 @@ One table, items keyed for the analysts' access patterns (each a Query, never a 
 | flagged images, newest first       | Query    index flagged, gsi3pk=FLAGGED (sparse)             |
 | images showing PII, newest first   | Query    index pii, gsi4pk=PII (sparse)                     |
 | earlier analysis of identical bytes| GetItem  pk=CONTENT#<sha256>#<settings fingerprint>, sk=CACHE |
+| the image (and name) of a face     | GetItem  pk=FACE#<face id>, sk=FACE (people, when switched on) |
+| the faces named after a person     | Query    pk=PERSON#<name, lower-cased>                      |
 
 Label items (sk=LABEL#<l>) are written with the result in one transaction, so a label query never
 sees a half-written image. Cache items expire through TTL (`expires_at`). A record's statuses are
@@ -92,6 +94,21 @@ def status_pk(status: str) -> str:
 
 def content_pk(sha256: str, fingerprint: str) -> str:
     return f"CONTENT#{sha256}#{fingerprint}"
+
+
+FACE_SK = "FACE"
+
+
+def face_pk(face_id: str) -> str:
+    return f"FACE#{face_id}"
+
+
+def person_pk(name: str) -> str:
+    return f"PERSON#{normalise_label(name)}"
+
+
+def person_sk(face_id: str) -> str:
+    return f"FACE#{face_id}"
 
 
 def normalise_label(label: str) -> str:

@@ -20,7 +20,7 @@ FACES_DETECTED = "FacesDetected"  # a count of faces, never who they are
 IMAGES_WITH_PII = "ImagesWithPii"  # a count of images; never a type or value of what they show
 COMPREHEND_UNITS = "ComprehendUnits"
 
-ANALYSES = ("location", "labels", "text", "moderation", "faces", "comprehension")
+ANALYSES = ("location", "labels", "text", "moderation", "faces", "comprehension", "people")
 
 
 def latency_metric(analysis: str) -> str:
