@@ -125,6 +125,29 @@ def _forget(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def people_faces(
+    target: Target, person: str, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, dict[str, Any]]:
+    """The face items of `person`: the faces named so and every face like them (`imgpipe query
+    --person`). CommandError when the people analysis is off."""
+    if not target.people_collection:
+        raise _people_off(target)
+    collection = FaceCollection(target.rekognition, target.people_collection)
+    items = PeopleItems(target.dynamodb, target.table)
+    try:
+        return items.faces(list(_faces_of(person, threshold, collection, items)))
+    except PipelineError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _people_off(target: Target) -> CommandError:
+    return CommandError(
+        f"The people analysis is off in the {target.name}: deploy (or run) it with "
+        "enable_people=true (see the README on what it stores).",
+        exit_code=2,
+    )
+
+
 def _faces_of(
     person: str, threshold: float, collection: FaceCollection, items: PeopleItems
 ) -> dict[str, float | None]:
@@ -147,11 +170,7 @@ def _people(
     command errors. `saves`: the command writes to the table (locally, the snapshot keeps it)."""
     with open_target(args, status_console(), saves=saves) as target:
         if not target.people_collection:
-            raise CommandError(
-                f"The people analysis is off in the {target.name}: deploy (or run) it with "
-                "enable_people=true (see the README on what it stores).",
-                exit_code=2,
-            )
+            raise _people_off(target)
         collection = FaceCollection(target.rekognition, target.people_collection)
         try:
             yield target, collection, PeopleItems(target.dynamodb, target.table)
