@@ -3,11 +3,13 @@ scoped as narrowly as its service allows."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from image_analysis.domain import table as t
+from image_analysis.domain import telemetry
 
 from infra import outputs
 from infra.regions import (
@@ -110,3 +112,12 @@ def test_with_people_on_the_stack_owns_the_collection_and_the_function_reaches_o
         "rekognition:SearchFacesByImage",
         "rekognition:ListFaces",
     } & actions_of(people, "rekognition")
+
+
+def test_the_dashboard_counts_pii_faces_and_comprehend_units(default: Synth) -> None:
+    _, dashboard = default.only("AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in (telemetry.IMAGES_WITH_PII, telemetry.FACES_DETECTED, telemetry.COMPREHEND_UNITS):
+        assert f'\\"{metric}\\"' in body or f'"{metric}"' in body, metric
+    for analysis in ("faces", "comprehension", "people"):
+        assert telemetry.latency_metric(analysis) in body

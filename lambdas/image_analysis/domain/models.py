@@ -269,6 +269,8 @@ def render_text(result: ImageResult) -> str:
         lines.extend(f"  {describe_face(face)}" for face in analyses.faces)
     if analyses.comprehension:
         lines.extend(_understanding_lines(analyses.comprehension))
+    if analyses.people:
+        lines.append(f"People: {len(analyses.people)} face(s) indexed for `imgpipe people`")
     if analyses.moderation:
         mod = analyses.moderation
         names = ", ".join(m.name for m in mod.labels)
