@@ -74,7 +74,7 @@ class PeopleItems:
     def name_face(self, face_id: str, person: str, now_iso: str) -> dict[str, Any]:
         """Name a face (renaming moves it to the new name); returns its face item. LookupError when no
         image holds that face."""
-        face = self.faces([face_id]).get(face_id)
+        face = self._face(face_id)
         if face is None:
             raise LookupError(face_id)
         if face.get("person"):
@@ -116,15 +116,25 @@ class PeopleItems:
             raise translate(exc, "DynamoDB Query (person)") from exc
 
     def forget(self, face_ids: list[str]) -> None:
-        """Delete the face items of these faces, and their names."""
-        faces = self.faces(face_ids)
-        requests = [{"DeleteRequest": {"Key": ddb.key(t.face_pk(i), t.FACE_SK)}} for i in face_ids]
-        requests += [
-            {"DeleteRequest": {"Key": ddb.key(t.person_pk(face["person"]), t.person_sk(i))}}
-            for i, face in faces.items()
-            if face.get("person")
-        ]
+        """Delete the face items of these faces, and their names. Reads each face with GetItem (the
+        function's role has no BatchGetItem; an image has at most 50 indexed faces)."""
+        requests = []
+        for face_id in dict.fromkeys(face_ids):
+            face = self._face(face_id)
+            requests.append({"DeleteRequest": {"Key": ddb.key(t.face_pk(face_id), t.FACE_SK)}})
+            if face and face.get("person"):
+                key = ddb.key(t.person_pk(face["person"]), t.person_sk(face_id))
+                requests.append({"DeleteRequest": {"Key": key}})
         self._write(requests)
+
+    def _face(self, face_id: str) -> dict[str, Any] | None:
+        try:
+            response = self.client.get_item(
+                TableName=self.name, Key=ddb.key(t.face_pk(face_id), t.FACE_SK), ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "DynamoDB GetItem (face)") from exc
+        return ddb.from_item(response["Item"]) if "Item" in response else None
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), BATCH_WRITE_MAX):
