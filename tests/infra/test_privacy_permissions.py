@@ -18,7 +18,7 @@ from infra.regions import (
     UnsupportedRegionError,
     check_comprehend_region,
 )
-from tests.infra.conftest import Synth, synth
+from tests.infra.conftest import Synth, cfn_lint, synth
 from tests.infra.test_processing import role_statements
 
 
@@ -121,3 +121,7 @@ def test_the_dashboard_counts_pii_faces_and_comprehend_units(default: Synth) -> 
         assert f'\\"{metric}\\"' in body or f'"{metric}"' in body, metric
     for analysis in ("faces", "comprehension", "people"):
         assert telemetry.latency_metric(analysis) in body
+
+
+def test_cfn_lint_passes_the_template_with_people_on(people: Synth) -> None:
+    assert cfn_lint(people.json, people.outdir) == []
