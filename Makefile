@@ -12,9 +12,8 @@ WHEELS := .cache/lambda-wheelhouse/.downloaded
 # --interpreter`: IMGPIPE_PYTHON313, python3.13 on PATH, or pyenv's) runs the Lambda's unit tests.
 VENV313 ?= .venv313
 STAMP313 := $(VENV313)/.installed-stamp
-# tests/unit minus the two that test something else: the AI test double (imgpipe/simulated/, not shipped)
-# and the README's configuration table.
-LAMBDA_UNIT_TESTS := tests/unit --ignore=tests/unit/test_ai_double.py --ignore=tests/unit/test_docs.py
+# The Lambda's own tests (pure, and against moto and the simulated AI services) on the Lambda's Python.
+LAMBDA_TESTS := tests/unit tests/integration
 # Keep jsii, npm, pip and CDK CLI caches inside the project, not the user's home.
 # (jsii ignores XDG_CACHE_HOME on Linux: it has its own variable for its package cache.)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -23,7 +22,7 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 export npm_config_cache := $(CURDIR)/.cache/npm
 export CDK_HOME := $(CURDIR)/.cache/cdk
 
-.PHONY: install test lint demo synth deploy destroy bench clean venv313 coldimport
+.PHONY: install test test-fast lint demo synth deploy destroy bench clean venv313 coldimport
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/image_analysis/requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -88,7 +87,11 @@ arm64-python: install
 # The suite on the venv's Python, then the Lambda's unit tests on CPython 3.13 (the deployed version).
 test: install $(STAMP313) | chromium arm64-python
 	$(PY) -m pytest
-	$(VENV313)/bin/python -m pytest -p no:cacheprovider $(LAMBDA_UNIT_TESTS)
+	$(VENV313)/bin/python -m pytest -p no:cacheprovider $(LAMBDA_TESTS)
+
+# The pure tests only (no moto, no servers, no subprocesses): seconds, for the edit-test loop.
+test-fast: install
+	$(PY) -m pytest -q tests/unit
 
 # Cold import of the handler from the asset as shipped vs without its bytecode, on CPython 3.13:
 # x86_64 here; make coldimport COLDIMPORT_ARGS=--arm64 adds the asset on arm64 under qemu (slow).

@@ -22,7 +22,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from .common import ROOT
+
 VENV313_SITE = ROOT / ".venv313" / "lib" / "python3.13" / "site-packages"
 # What the Lambda Python runtime provides (/var/runtime), not the asset: boto3 and its dependencies.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "urllib3", "six")

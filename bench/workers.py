@@ -146,9 +146,10 @@ def serial_child(folder: str, state_dir: str) -> dict[str, Any]:
     from image_analysis.settings import Settings
 
     from imgpipe.local import emulator, runner
+    from imgpipe.local.context import InvocationContext
     from imgpipe.local.stackspec import StackSpec, arn
     from imgpipe.local.synth import synthesize
-    from imgpipe.local.worker import LocalContext, lambda_event
+    from imgpipe.local.worker import lambda_event
 
     spec = StackSpec.load(synthesize(Path(state_dir) / "cdk.out", {}))
     files = sorted(Path(folder).glob("*.jpg"))
@@ -170,7 +171,7 @@ def serial_child(folder: str, state_dir: str) -> dict[str, Any]:
                     QueueUrl=stack.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
                 ).get("Messages", [])
                 for message in messages:
-                    context = LocalContext("serial", spec.timeout_s, f"serial-{number}")
+                    context = InvocationContext("serial", spec.timeout_s, f"serial-{number}")
                     response = lambda_handler(lambda_event([message], queue_arn), context)
                     if (response or {}).get("batchItemFailures"):
                         raise RuntimeError(f"the handler failed {key}: {response}")

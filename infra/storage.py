@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from image_analysis.domain import table as design
@@ -46,11 +47,29 @@ class Storage(Construct):
                 )
             ],
         )
+        self._refuse_kms_encrypted_uploads(self.bucket)
         self.table = self._table()
 
     @property
     def _removal_policy(self) -> RemovalPolicy:
         return RemovalPolicy.DESTROY if self._config.destroy else RemovalPolicy.RETAIN
+
+    @staticmethod
+    def _refuse_kms_encrypted_uploads(bucket: s3.Bucket) -> None:
+        """The function reads images with no KMS permission (SSE-S3 needs none). An upload asking for
+        SSE-KMS may name any key, one the function may not use, and the image would then fail in the
+        pipeline, retried to the DLQ; refused here, the uploader gets AccessDenied at once instead. SSE-C
+        is blocked on every bucket (`_bucket`): the function never has the customer's key."""
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyKmsEncryptedUploads",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects("*")],
+                conditions={"StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}},
+            )
+        )
 
     def _bucket(self, construct_id: str, **props: Any) -> s3.Bucket:
         """A private bucket: no public access, TLS 1.2+ only, encrypted, owner owns every object."""
@@ -61,6 +80,7 @@ class Storage(Construct):
             # SSE-S3: server access logs can only be delivered to an SSE-S3 bucket, and the images
             # bucket then needs no KMS permissions for readers.
             encryption=s3.BucketEncryption.S3_MANAGED,
+            blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
             enforce_ssl=True,
             minimum_tls_version=1.2,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,

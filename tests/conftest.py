@@ -7,8 +7,6 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import boto3
 import pytest
@@ -19,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from imgpipe.local.environment import OFFLINE_AWS_ENV
 from imgpipe.simulated.ai_services import AiServicesDouble, DoubleConfig
+from tests.support import Stack
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -66,16 +65,6 @@ def endpoints(moto_endpoint: str, double: AiServicesDouble, monkeypatch: pytest.
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     for name, value in double.env().items():
         monkeypatch.setenv(name, value)
-
-
-@dataclass
-class Stack:
-    """An isolated bucket and table on the moto server for one test."""
-
-    bucket: str
-    table: str
-    s3: Any
-    dynamodb: Any
 
 
 @pytest.fixture

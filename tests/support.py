@@ -1,14 +1,32 @@
-"""Helpers shared by the test suites: resource creation from the shared table design, S3 events."""
+"""Helpers shared by the test suites: the per-test bucket and table, S3 and SQS events, running the CLI
+in its own process, the project root."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
+
+from image_analysis.domain.keys import KeyLayout
+from image_analysis.settings import Settings
+
+# The key layout of the default settings ("images/" in, "results/" out), as every suite uses it.
+_DEFAULTS = Settings(results_table="unused")
+LAYOUT = KeyLayout(_DEFAULTS.input_prefix, _DEFAULTS.output_prefix)
+
+
+@dataclass
+class Stack:
+    """An isolated bucket and table on the moto server for one test."""
+
+    bucket: str
+    table: str
+    s3: Any
+    dynamodb: Any
 
 
 def s3_record(
@@ -52,25 +70,6 @@ def sqs_event(*bodies: dict[str, Any] | str) -> dict[str, Any]:
             }
         )
     return {"Records": records}
-
-
-class FakeLambdaContext:
-    """Test double for the Lambda context object: the attributes Powertools reads, and a deadline that
-    runs out `timeout_s` after it is made, as an invocation's does."""
-
-    function_name = "imgpipe-image-analysis"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-image-analysis"
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-    log_group_name = "/aws/lambda/imgpipe-image-analysis"
-    log_stream_name = "2026/11/22/[$LATEST]test"
-
-    def __init__(self, timeout_s: float = 300.0) -> None:
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -16,31 +16,13 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 import traceback
 from typing import Any
 
 import boto3
 
+from .context import InvocationContext
 from .stackspec import LOCAL_REGION
-
-
-class LocalContext:
-    """The Lambda context the handler receives, for a local sandbox."""
-
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    log_group_name = "/aws/lambda/imgpipe-local"
-    log_stream_name = "local"
-
-    def __init__(self, name: str, timeout_s: int, request_id: str) -> None:
-        self.function_name = name
-        self.invoked_function_arn = f"arn:aws:lambda:{LOCAL_REGION}:123456789012:function:{name}"
-        self.aws_request_id = request_id
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -62,7 +44,7 @@ def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, An
     }
 
 
-def invoke(handler: Any, event: dict[str, Any], context: LocalContext) -> tuple[set[str], bool]:
+def invoke(handler: Any, event: dict[str, Any], context: InvocationContext) -> tuple[set[str], bool]:
     """Run the handler; return the ids of the messages that failed, and whether it crashed."""
     all_ids = {r["messageId"] for r in event["Records"]}
     try:
@@ -96,7 +78,7 @@ def poll_forever(args: argparse.Namespace) -> None:
         if not messages:
             continue
         invocation += 1
-        context = LocalContext(args.name, args.timeout, f"{args.name}-{invocation}")
+        context = InvocationContext(args.name, args.timeout, f"{args.name}-{invocation}")
         failed, crashed = invoke(lambda_handler, lambda_event(messages, args.queue_arn), context)
         for message in messages:
             if message["MessageId"] not in failed:

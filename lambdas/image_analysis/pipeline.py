@@ -17,7 +17,7 @@ from .adapters.claims import Busy, Claim
 from .adapters.s3 import ObjectHead
 from .analysis import analyse, analysis_fingerprint, estimate_cost, placed_gps
 from .domain.errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
-from .domain.intake import REMOVED, S3Event
+from .domain.intake import CREATED, REMOVED, S3Event
 from .domain.models import Analyses, CachedAnalysis, ImageError, ImageInfo, ImageResult, render_text
 from .domain.records import label_index, record_from_result, result_keys_fit
 from .domain.states import FINAL_STATUSES, AnalysisStatus, EventOutcome, ImageStatus, Outcome
@@ -33,7 +33,13 @@ def handle_event(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | No
     if not rt.layout.is_image_key(event.key):
         return EventOutcome.IGNORED, None
     if event.kind == REMOVED:
-        return remove(event, rt), None
+        outcome = remove(event, rt)
+        if outcome is EventOutcome.STALE_REMOVAL and event.version_deleted:
+            # A version was deleted for good and the key still has one: an overwrite undone, or an
+            # undelete (the delete marker deleted). The record must describe the version current now;
+            # if it already does, this costs one read and ends as a duplicate, with no AI call.
+            return _analyse(S3Event(CREATED, event.bucket, event.key), rt)
+        return outcome, None
     return _analyse(event, rt)
 
 

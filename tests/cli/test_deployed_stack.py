@@ -24,7 +24,7 @@ from image_analysis.domain.states import ImageStatus
 from image_analysis.domain.table import create_table_request
 
 from infra import outputs
-from tests.cli.conftest import PHOTOS, as_json, describe, imgpipe, ok, write_photos
+from tests.cli.helpers import PHOTOS, as_json, describe, imgpipe, ok, write_photos
 
 
 @dataclass(frozen=True)

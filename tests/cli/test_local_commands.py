@@ -11,7 +11,7 @@ import pytest
 
 from imgpipe.simulated import ai_answers
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.cli.conftest import (
+from tests.cli.helpers import (
     NOT_IMAGES,
     PHOTOS,
     Uploaded,
@@ -23,6 +23,8 @@ from tests.cli.conftest import (
     ok,
     picture,
 )
+
+pytestmark = pytest.mark.slow
 
 ALL_KEYS = {f"images/{relative}" for relative in PHOTOS}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.cli.conftest import as_json, cli_env, imgpipe, new_state_dir, ok
+from tests.cli.helpers import as_json, cli_env, imgpipe, new_state_dir, ok
 from tests.imagegen import SKIN_DARK, jpeg, portrait
 
 PICTURES = {

@@ -17,7 +17,7 @@ from imgpipe.commands.sync import plan
 from imgpipe.files import image_format, key_prefix, scan_folder
 from imgpipe.paths import safe_local_path
 from imgpipe.results import TimeRange
-from tests.cli.conftest import picture
+from tests.cli.helpers import picture
 from tests.support import PROJECT_ROOT
 
 

@@ -17,9 +17,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from imgpipe.simulated import ai_answers
-from tests.support import describe, run_cli  # noqa: F401 - re-exported for the e2e tests
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.support import PROJECT_ROOT, describe, run_cli  # noqa: F401 - re-exported for the e2e tests
 
 # Two tones per hue: far enough apart in brightness for the hash, both nearest to the named colour.
 TONES = {

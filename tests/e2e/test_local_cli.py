@@ -31,6 +31,8 @@ from tests.e2e.helpers import (
     run_cli,
 )
 
+pytestmark = pytest.mark.slow
+
 AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
 
 # relative path -> (bytes, the format Pillow reports for it): every accepted format, awkward keys.

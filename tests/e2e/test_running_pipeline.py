@@ -10,10 +10,13 @@ import time
 from collections import defaultdict
 from typing import cast
 
+import pytest
 from image_analysis.domain.states import ImageStatus
 
-from tests.e2e.conftest import HARNESS_CONTEXT, RETRY_DELAY_S, LocalPipeline, wait_until
+from tests.e2e.harness import HARNESS_CONTEXT, RETRY_DELAY_S, LocalPipeline, wait_until
 from tests.e2e.helpers import calls_for, image
+
+pytestmark = pytest.mark.slow
 
 
 def test_removing_an_image_deletes_its_results_and_items(pipeline: LocalPipeline) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import Synth, synth
+from tests.infra.templates import Synth, synth
 
 
 @dataclass

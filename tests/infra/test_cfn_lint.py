@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.infra.conftest import CFN_LINT_IGNORED, Synth, cfn_lint
+from tests.infra.templates import CFN_LINT_IGNORED, Synth, cfn_lint
 
 
 def test_template_passes_cfn_lint(default: Synth) -> None:

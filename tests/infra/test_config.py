@@ -23,7 +23,8 @@ from infra.config import (
     StackConfig,
     from_context,
 )
-from tests.infra.conftest import ROOT, cdk_json_context
+from tests.infra.templates import cdk_json_context
+from tests.support import PROJECT_ROOT
 
 
 def knob_values() -> dict[str, Any]:
@@ -179,13 +180,13 @@ def test_timeout_check_follows_the_settings_that_make_the_worst_case(
 def test_modules_the_cli_and_makefile_use_do_not_load_the_cdk(module: str) -> None:
     """The CLI imports the output names; starting jsii would cost it seconds."""
     code = f"import sys, {module}; assert not [m for m in sys.modules if m.startswith(('aws_cdk', 'jsii'))]"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)
 
 
 def test_makefile_fills_the_wheelhouse_bundling_reads() -> None:
-    makefile = (ROOT / "Makefile").read_text()
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
     marker = re.search(r"^WHEELS := (\S+)/\.downloaded$", makefile, flags=re.MULTILINE)
     assert marker, "Makefile defines WHEELS"
-    assert ROOT / marker.group(1) == wheelhouse.WHEELHOUSE
+    assert PROJECT_ROOT / marker.group(1) == wheelhouse.WHEELHOUSE
     assert "$(PY) -m infra.wheelhouse" in makefile
     assert re.search(r"^install: .*\$\(WHEELS\)", makefile, flags=re.MULTILINE)

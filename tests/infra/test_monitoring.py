@@ -11,7 +11,7 @@ from image_analysis.domain import telemetry
 
 from infra.config import StackConfig
 from infra.monitoring import FAILURE_RATE_MIN_IMAGES, KEY_PUBLISH_ACTIONS, OLDEST_MESSAGE_ALARM_S
-from tests.infra.conftest import Synth, as_list, denies_insecure_transport, flatten, statements
+from tests.infra.templates import Synth, as_list, denies_insecure_transport, flatten, statements
 
 APP_DIMENSIONS = [{"Name": "service", "Value": telemetry.SERVICE_NAME}]
 PREFIX = "ImagePipeline."  # the stack's name and a character no stack name contains

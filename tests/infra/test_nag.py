@@ -19,7 +19,7 @@ from cdk_nag import AwsSolutionsChecks
 
 import app as entry
 import infra.nag
-from tests.infra.conftest import NO_BUNDLING, Synth, cdk_json_context
+from tests.infra.templates import NO_BUNDLING, Synth, cdk_json_context
 
 # (construct path below the stack, finding) -> reviewed. A new acknowledgment must be added here.
 EXPECTED = {

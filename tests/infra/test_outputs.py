@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra import outputs
-from tests.infra.conftest import Synth, flatten
+from tests.infra.templates import Synth, flatten
 
 KEYS = (
     outputs.BUCKET_NAME,

@@ -18,7 +18,7 @@ from infra.regions import (
     UnsupportedRegionError,
     check_comprehend_region,
 )
-from tests.infra.conftest import Synth, cfn_lint, synth
+from tests.infra.templates import Synth, cfn_lint, synth
 from tests.infra.test_processing import role_statements
 
 

@@ -13,7 +13,7 @@ from infra import wheelhouse
 from infra.bundling import HANDLER
 from infra.config import StackConfig, from_context
 from infra.processing import RUNTIME, bedrock_model_arns
-from tests.infra.conftest import Synth, as_list, cdk_json_context, every_policy_document, flatten, statements
+from tests.infra.templates import Synth, as_list, cdk_json_context, every_policy_document, flatten, statements
 
 BASE_MODEL = DEFAULT_MODEL_ID.removeprefix("global.")
 Statement = tuple[tuple[str, ...], tuple[str, ...], str]

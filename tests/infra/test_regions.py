@@ -15,7 +15,8 @@ from aws_cdk import App
 
 import app as entry
 from infra.regions import REKOGNITION_IMAGE_REGIONS, UnsupportedRegionError, check_region
-from tests.infra.conftest import NO_BUNDLING, ROOT, Synth, cdk_json_context, synth
+from tests.infra.templates import NO_BUNDLING, Synth, cdk_json_context, synth
+from tests.support import PROJECT_ROOT
 
 # The documented exception: a Rekognition endpoint, but only the face operations (infra/regions.py).
 FACES_ONLY = "ca-central-1"
@@ -65,7 +66,12 @@ def test_synth_refuses_an_unsupported_cdk_default_region(
 def test_cdk_synth_exits_with_the_message_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "CDK_DEFAULT_REGION": FACES_ONLY, "CDK_OUTDIR": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, str(PROJECT_ROOT / "app.py")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 1
     assert f"Region '{FACES_ONLY}' does not offer" in done.stderr

@@ -8,7 +8,7 @@ import pytest
 from image_analysis.domain import table as design
 
 from infra.storage import NONCURRENT_VERSION_DAYS
-from tests.infra.conftest import Synth, denies_insecure_transport, statements
+from tests.infra.templates import Synth, denies_insecure_transport, statements
 
 BLOCK_ALL = {
     "BlockPublicAcls": True,
@@ -50,6 +50,36 @@ def test_bucket_policies_refuse_plain_http_and_old_tls(default: Synth, path: str
         and s.get("Condition", {}).get("NumericLessThan", {}).get("s3:TlsVersion") == 1.2
         for s in statements(document)
     )
+
+
+@pytest.mark.parametrize("path", ["Images", "AccessLogs"])
+def test_buckets_block_uploads_encrypted_with_a_customer_key(
+    buckets: dict[str, dict[str, Any]], path: str
+) -> None:
+    rules = buckets[path]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert [r["BlockedEncryptionTypes"] for r in rules] == [{"EncryptionType": ["SSE-C"]}]
+
+
+def test_uploads_asking_for_kms_encryption_are_refused_so_the_function_can_read_every_image(
+    default: Synth,
+) -> None:
+    bucket_id = default.logical_id("Storage/Images")
+    [policy] = [
+        p
+        for p in default.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    [deny] = [
+        s
+        for s in statements(policy["Properties"]["PolicyDocument"])
+        if s.get("Sid") == "DenyKmsEncryptedUploads"
+    ]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"} and deny["Action"] == "s3:PutObject"
+    assert deny["Condition"] == {
+        "StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}
+    }
+    # and it covers the objects, not the bucket
+    assert "/*" in str(deny["Resource"])
 
 
 def test_images_bucket_is_versioned_logged_and_expires_old_versions(

@@ -8,7 +8,7 @@ import pytest
 from image_analysis.settings import defaults
 
 from infra.trigger import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR
-from tests.infra.conftest import Synth, denies_insecure_transport, flatten, statements
+from tests.infra.templates import Synth, denies_insecure_transport, flatten, statements
 
 INPUT_PREFIX, OUTPUT_PREFIX = defaults()["input_prefix"], defaults()["output_prefix"]
 FOURTEEN_DAYS_S = 14 * 24 * 3600

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synth, as_list, cfn_lint, every_policy_document, flatten, statements, synth
+from tests.infra.templates import Synth, as_list, cfn_lint, every_policy_document, flatten, statements, synth
 
 MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
 KNOBS: dict[str, Any] = {

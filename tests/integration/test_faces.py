@@ -10,16 +10,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from image_analysis.domain.intake import CREATED, S3Event
-from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.states import ImageStatus
 from image_analysis.pipeline import handle_event
 from image_analysis.runtime import Runtime
 
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import portrait
+from tests.support import LAYOUT, Stack
 
-LAYOUT = KeyLayout("images/", "results/")
 TWO_FACES = [(0.1, 0.2, 0.2, 0.35), (0.6, 0.3, 0.15, 0.25)]
 
 

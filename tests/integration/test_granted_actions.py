@@ -18,11 +18,11 @@ from image_analysis.runtime import build_runtime
 from image_analysis.settings import Settings
 
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import jpeg, portrait
-from tests.infra.conftest import synth
+from tests.infra.templates import synth
 from tests.infra.test_processing import role_statements
 from tests.integration.test_faces import upload
+from tests.support import Stack
 
 CHECKED = ("rekognition", "comprehend", "dynamodb")
 # Authorised per contained PutItem/UpdateItem/DeleteItem/ConditionCheckItem (infra/processing.py)

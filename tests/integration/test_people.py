@@ -20,9 +20,9 @@ from image_analysis.runtime import Runtime, build_runtime
 from image_analysis.settings import Settings
 
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import SKIN_DARK, portrait
 from tests.integration.test_faces import upload
+from tests.support import Stack
 
 ALICE = portrait([(0.2, 0.2, 0.24, 0.4)])  # one face
 ALICE_AGAIN = portrait([(0.5, 0.1, 0.3, 0.5)], size=(1024, 768), smiling=False)  # same tone and shape

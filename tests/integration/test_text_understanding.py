@@ -16,11 +16,11 @@ from image_analysis.domain.states import ImageStatus
 from image_analysis.pipeline import handle_event
 from image_analysis.runtime import Runtime
 
+from imgpipe.local.context import InvocationContext
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import jpeg
 from tests.integration.test_faces import stored, upload
-from tests.support import FakeLambdaContext, s3_record, sqs_event
+from tests.support import Stack, s3_record, sqs_event
 
 RECEIPT = jpeg((640, 480), (240, 230, 30))  # mean colour Yellow: the double reads a receipt
 FRENCH_SIGN = jpeg((640, 480), (130, 30, 160))  # Purple: a French station sign
@@ -140,7 +140,7 @@ def test_pii_values_never_reach_logs_or_metrics(
         response = stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=RECEIPT)
         record = s3_record("ObjectCreated:Put", stack.bucket, key, response.get("VersionId"))
         event = sqs_event({"Records": [record]})
-        assert handler.lambda_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}  # type: ignore[arg-type]
+        assert handler.lambda_handler(event, InvocationContext()) == {"batchItemFailures": []}  # type: ignore[arg-type]
     captured = capsys.readouterr()  # the metrics (EMF documents Powertools prints)
     # Every log record's message and the fields it carries (Powertools passes them as extras)
     standard = set(vars(logging.makeLogRecord({})))

@@ -14,7 +14,7 @@ from typing import Any
 from image_analysis.domain.intake import MalformedMessage, parse_body
 
 from imgpipe.local import emulator, runner
-from tests.e2e.conftest import LocalPipeline
+from tests.e2e.harness import LocalPipeline
 
 
 @dataclass

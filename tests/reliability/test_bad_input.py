@@ -25,9 +25,11 @@ from PIL import Image
 
 from imgpipe.objects import list_keys
 from tests import imagegen
-from tests.e2e.conftest import LocalPipeline, running_local_pipeline
+from tests.e2e.harness import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import calls_for, pattern
 from tests.reliability.accounting import analysed, log_by_key, transient, wait_settled
+
+pytestmark = pytest.mark.slow
 
 # Batches of 10 mix bad and good inputs in one invocation; one attempt per AWS call (no faults are
 # injected here, so any retry would be a bug); a small byte limit makes `too_large` cheap to build.

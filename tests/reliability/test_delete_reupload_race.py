@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from image_analysis.domain.states import ImageStatus
 
-from tests.e2e.conftest import LocalPipeline, running_local_pipeline
+from tests.e2e.harness import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import encode, pattern
 
 pytestmark = pytest.mark.slow

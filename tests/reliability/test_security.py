@@ -23,7 +23,7 @@ import pytest
 from image_analysis.adapters import bedrock
 from image_analysis.domain import table as t
 from image_analysis.domain.errors import AnalysisFailed, ImageRejected
-from image_analysis.domain.keys import MAX_S3_KEY_BYTES, KeyLayout, is_plain_relative
+from image_analysis.domain.keys import MAX_S3_KEY_BYTES, is_plain_relative
 from image_analysis.domain.models import Location
 from image_analysis.domain.states import ImageStatus
 from PIL import ImageDraw
@@ -32,11 +32,13 @@ from rich.console import Console
 from imgpipe.commands.sync import download, plan
 from imgpipe.paths import safe_local_path
 from imgpipe.simulated.ai_services import DoubleConfig
-from tests.e2e.conftest import LocalPipeline, running_local_pipeline
+from tests.e2e.harness import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import pattern
 from tests.imagegen import encode
+from tests.support import LAYOUT
 
-LAYOUT = KeyLayout("images/", "results/")
+pytestmark = pytest.mark.slow
+
 FRAGMENTS = [
     "a",
     "trip",

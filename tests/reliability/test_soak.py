@@ -35,11 +35,13 @@ from imgpipe.simulated import ai_answers
 from imgpipe.simulated.ai_services import DoubleConfig
 from infra.config import CLAIM_MARGIN_S
 from infra.trigger import VISIBILITY_TIMEOUT_FACTOR
-from tests.e2e.conftest import LocalPipeline, running_local_pipeline
+from tests.e2e.harness import LocalPipeline, running_local_pipeline
 from tests.e2e.helpers import pattern
 from tests.imagegen import encode
 from tests.reliability.accounting import LogTail, dead_letter_counts
 from tests.support import s3_record
+
+pytestmark = pytest.mark.slow
 
 IMAGES = 1000
 DUPLICATE_SHARE = 0.10  # of the uploads get a second copy of their S3 event

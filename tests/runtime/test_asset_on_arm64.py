@@ -30,11 +30,10 @@ from image_analysis.domain.states import ImageStatus
 from imgpipe.local.environment import OFFLINE_AWS_ENV
 from imgpipe.simulated.ai_services import AiServicesDouble
 from infra.wheelhouse import PYTHON_VERSION
-from tests.conftest import Stack
 from tests.imagegen import jpeg
 from tests.infra.asset import Bundled, bundled_asset
 from tests.runtime import sysroot
-from tests.support import s3_record, sqs_event
+from tests.support import Stack, s3_record, sqs_event
 
 pytestmark = [pytest.mark.slow, pytest.mark.arm64]
 

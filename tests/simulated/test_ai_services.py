@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,8 +23,8 @@ from PIL import Image, ImageDraw
 
 from imgpipe.simulated.ai_answers import dominant_colour, fingerprint, fingerprints_match
 from imgpipe.simulated.ai_services import AiServicesDouble, DoubleConfig
+from tests.support import PROJECT_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PROFILE_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 # Not {"max_attempts": 1}: in a Config that counts RETRIES (botocore adds 1), so it would retry once.
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -561,8 +560,8 @@ def test_standard_endpoint_env_vars_route_boto3(
 
 def test_subprocess_mode_prints_url_and_serves() -> None:
     command = [sys.executable, "-m", "imgpipe.simulated.ai_services", "--port", "0", "--seed", "1"]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    with subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True) as process:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    with subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None
             ready, _, _ = select.select([process.stdout], [], [], 15)

@@ -14,7 +14,7 @@ from image_analysis.domain.faces import Emotion, Face, describe_face
 from image_analysis.domain.models import Box
 
 from imgpipe.simulated import faces as simulated
-from tests.cli.conftest import picture
+from tests.cli.helpers import picture
 from tests.imagegen import SKIN_DARK, jpeg, portrait
 
 IMAGE = jpeg((320, 240))

@@ -108,6 +108,21 @@ def test_deletions_and_delete_markers_are_removed(event_name: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("event_name", "fields", "deleted_for_good"),
+    [
+        ("ObjectRemoved:Delete", {"versionId": "v1"}, True),  # a version (or a delete marker) deleted
+        ("ObjectRemoved:DeleteMarkerCreated", {"versionId": "m1"}, False),  # a plain DELETE, versioned
+        ("ObjectRemoved:Delete", {}, False),  # a plain DELETE in an unversioned bucket
+    ],
+)
+def test_only_deleting_a_version_for_good_can_make_an_older_one_current(
+    event_name: str, fields: dict[str, str], deleted_for_good: bool
+) -> None:
+    event = only(parse_body(body(record("images/a.jpg", event_name, **fields))))
+    assert event.version_deleted is deleted_for_good
+
+
+@pytest.mark.parametrize(
     "event_name",
     [
         "ObjectRestore:Completed",

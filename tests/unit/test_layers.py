@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "image_analysis"
+from tests.support import PROJECT_ROOT
+
+PACKAGE_DIR = PROJECT_ROOT / "lambdas" / "image_analysis"
 PACKAGE = "image_analysis"
 SUBPACKAGES = ("domain", "imaging", "adapters")
 # The application modules, lowest first: each may import the ones before it, never one after it.

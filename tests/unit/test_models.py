@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.models import (
     SCHEMA_VERSION,
     Analyses,
@@ -26,6 +25,8 @@ from image_analysis.domain.models import (
 )
 from image_analysis.domain.records import MAX_LABEL_ITEMS, label_index, record_from_result
 from image_analysis.domain.states import AnalysisStatus, ImageStatus
+
+from tests.support import LAYOUT
 
 INFO = ImageInfo(
     bucket="photos",
@@ -245,7 +246,7 @@ def test_the_label_index_keeps_the_most_confident_names_up_to_the_cap() -> None:
 
 
 def test_the_table_record_carries_what_analysts_query() -> None:
-    layout = KeyLayout("images/", "results/")
+    layout = LAYOUT
     record = record_from_result(FULL, layout, version_tag="v1", updated_at="2026-03-01T12:00:01Z")
     assert record["result_key"] == "results/trip/eiffel.jpg.json"
     assert record["text_key"] == "results/trip/eiffel.jpg.txt"
@@ -261,7 +262,7 @@ def test_the_table_record_carries_what_analysts_query() -> None:
 
 
 def test_the_table_record_falls_back_to_the_gps_place() -> None:
-    layout = KeyLayout("images/", "results/")
+    layout = LAYOUT
     gps_only = replace(FULL, analyses=Analyses(gps=Gps(48.85, 2.35, place=PARIS)))
     record = record_from_result(gps_only, layout, version_tag="v1", updated_at="t")
     assert (record["location"], record["city"], record["country"]) == (None, "Paris", "France")
@@ -269,7 +270,7 @@ def test_the_table_record_falls_back_to_the_gps_place() -> None:
 
 
 def test_a_record_for_an_image_whose_result_keys_do_not_fit_has_no_result_keys() -> None:
-    layout = KeyLayout("images/", "results/")
+    layout = LAYOUT
     long_key = "images/" + "k" * (1020 - len("images/"))
     result = replace(
         FULL,

@@ -12,6 +12,8 @@ from image_analysis.domain.keys import MAX_S3_KEY_BYTES, KeyLayout
 from image_analysis.domain.records import result_keys_fit
 from image_analysis.settings import DEFAULT_MODEL_ID, Settings, SettingsError, defaults, env_name
 
+from tests.support import LAYOUT
+
 BASE_ENV = {"RESULTS_TABLE": "imgpipe-results"}
 
 
@@ -241,8 +243,6 @@ def test_the_fingerprint_is_a_stable_short_hex_digest() -> None:
 
 # --- Key layout --------------------------------------------------------------------------------------
 
-LAYOUT = KeyLayout("images/", "results/")
-
 
 def test_results_sit_beside_each_other_under_the_output_prefix() -> None:
     assert LAYOUT.json_key("images/trip/a.jpg") == "results/trip/a.jpg.json"
@@ -334,11 +334,11 @@ def test_objects_that_are_not_results_have_no_image(key: str) -> None:
 def test_keys_whose_results_could_leave_the_prefix_are_refused(relative: str) -> None:
     # S3 stores '../' literally, but anything mirroring results to disk would resolve it.
     with pytest.raises(ImageRejected) as refused:
-        KeyLayout("images/", "results/").json_key("images/" + relative)
+        LAYOUT.json_key("images/" + relative)
     assert refused.value.code == "unsafe_key"
 
 
 def test_an_unsafe_key_is_recorded_as_failed_without_result_objects() -> None:
-    layout = KeyLayout("images/", "results/")
+    layout = LAYOUT
     assert not result_keys_fit(layout, "images/../x.jpg")
     assert result_keys_fit(layout, "images/日本/x+y %.jpg")

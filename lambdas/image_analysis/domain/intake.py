@@ -29,6 +29,9 @@ class S3Event:
     etag: str | None = None
     size: int | None = None
     force: bool = False  # backfill --force: reprocess even if done
+    # One version deleted for good (ObjectRemoved:Delete with a VersionId): an older version, or one
+    # behind a deleted delete marker, may be current again.
+    version_deleted: bool = False
 
 
 def parse_body(body: str) -> list[S3Event]:
@@ -71,6 +74,7 @@ def _event(record: Any) -> S3Event | None:
         etag=str(obj.get("eTag") or "").strip('"') or None,
         size=obj.get("size"),
         force=_backfill_force(record) if name == BACKFILL_EVENT else False,
+        version_deleted=name == "ObjectRemoved:Delete" and bool(obj.get("versionId")),
     )
 
 

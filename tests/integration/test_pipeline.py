@@ -13,7 +13,6 @@ import pytest
 from image_analysis.domain import table as t
 from image_analysis.domain.errors import ConfigurationError, TransientError
 from image_analysis.domain.intake import CREATED, REMOVED, S3Event
-from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.models import ImageResult
 from image_analysis.domain.states import EventOutcome, ImageStatus
 from image_analysis.pipeline import handle_event
@@ -21,10 +20,9 @@ from image_analysis.runtime import Runtime
 
 from imgpipe.simulated.ai_answers import fingerprint
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import RED, encode, exif_with, jpeg, scene
+from tests.support import LAYOUT, Stack
 
-LAYOUT = KeyLayout("images/", "results/")
 Upload = Callable[..., S3Event]
 
 

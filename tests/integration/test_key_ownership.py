@@ -18,16 +18,14 @@ from image_analysis.adapters.s3 import S3Store
 from image_analysis.domain import table as t
 from image_analysis.domain.errors import TransientError
 from image_analysis.domain.intake import CREATED, REMOVED, S3Event
-from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.states import ImageStatus
 from image_analysis.pipeline import handle_event
 from image_analysis.runtime import Runtime
 
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import BLUE, RED, jpeg
+from tests.support import LAYOUT, Stack
 
-LAYOUT = KeyLayout("images/", "results/")
 KEY = "images/race/photo.jpg"
 
 

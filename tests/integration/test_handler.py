@@ -7,15 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from image_analysis import handler
-from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.states import ImageStatus
 
+from imgpipe.local.context import InvocationContext
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import jpeg
-from tests.support import FakeLambdaContext, s3_record, sqs_event
+from tests.support import LAYOUT, Stack, s3_record, sqs_event
 
-LAYOUT = KeyLayout("images/", "results/")
 AWKWARD_KEYS = [
     "images/summer trip/beach day.jpg",
     "images/a+b=c.jpg",
@@ -51,8 +49,8 @@ def test_awkward_keys_arrive_url_encoded_and_each_gets_its_result(stack: Stack, 
     assert "summer+trip/beach+day.jpg" in json.dumps(bodies[0]) and "a%2Bb%3Dc" in json.dumps(bodies[1])
     # When one SQS batch carries them, behind the test event S3 sends when notifications are set up
     response = handler.lambda_handler(
-        sqs_event({"Event": "s3:TestEvent", "Bucket": stack.bucket}, *bodies), FakeLambdaContext()
-    )  # type: ignore[arg-type]
+        sqs_event({"Event": "s3:TestEvent", "Bucket": stack.bucket}, *bodies), InvocationContext()
+    )
     # Then nothing failed and each key has exactly its own result document
     assert response == {"batchItemFailures": []}
     results = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="results/")["Contents"]
@@ -69,7 +67,7 @@ def test_one_bad_message_fails_alone_while_good_and_bad_images_are_acknowledged(
     throttled = upload(stack, "images/throttled.jpg", jpeg((500, 500)))
     double.fail_next("Converse", 1, "ThrottlingException")  # the first Converse call: good or throttled
     event = sqs_event("this is not JSON", not_image, throttled, good)
-    response = handler.lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]
+    response = handler.lambda_handler(event, InvocationContext())
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     # The malformed message and the throttled image go back to the queue; the rest are done
     assert failed == {"message-0", "message-2"}
@@ -85,12 +83,12 @@ def test_one_bad_message_fails_alone_while_good_and_bad_images_are_acknowledged(
 
 
 def test_a_removal_event_deletes_the_results(stack: Stack, lambda_env: None) -> None:
-    handler.lambda_handler(sqs_event(upload(stack, "images/old photo.jpg", jpeg())), FakeLambdaContext())  # type: ignore[arg-type]
+    handler.lambda_handler(sqs_event(upload(stack, "images/old photo.jpg", jpeg())), InvocationContext())
     stack.s3.delete_object(Bucket=stack.bucket, Key="images/old photo.jpg")
     removal = {
         "Records": [s3_record("ObjectRemoved:DeleteMarkerCreated", stack.bucket, "images/old photo.jpg")]
     }
-    response = handler.lambda_handler(sqs_event(removal), FakeLambdaContext())  # type: ignore[arg-type]
+    response = handler.lambda_handler(sqs_event(removal), InvocationContext())
     assert response == {"batchItemFailures": []}
     assert stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="results/").get("KeyCount") == 0
     assert handler.runtime().claims.get("images/old photo.jpg") is None

@@ -16,10 +16,10 @@ from image_analysis.domain.states import ImageStatus
 from image_analysis.runtime import Runtime, build_runtime
 from image_analysis.settings import Settings
 
+from imgpipe.local.context import InvocationContext
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.conftest import Stack
 from tests.imagegen import BLUE, GREEN, RED, jpeg
-from tests.support import FakeLambdaContext, s3_record
+from tests.support import Stack, s3_record
 
 QUEUE_VISIBILITY_S = 120  # what a failed message would wait without the function's own back-off
 
@@ -103,7 +103,7 @@ def test_a_batch_where_every_image_is_throttled_fails_its_items_not_the_invocati
     event = deliver(stack, queue, {"images/a.jpg": jpeg(colour=RED), "images/b.jpg": jpeg(colour=BLUE)})
     double.configure(throttle_rate=1.0)
     # When their batch is handled
-    response = process_batch(event, FakeLambdaContext(), fast_retry)
+    response = process_batch(event, InvocationContext(), fast_retry)
     # Then the invocation succeeds (Errors counts crashes only) and reports both as failed items
     assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {
         r["messageId"] for r in event["Records"]
@@ -120,7 +120,7 @@ def test_an_image_is_not_started_without_time_for_its_worst_case(
     event = deliver(stack, queue, images)
     worst = fast_retry.settings.worst_case_image_s
     # When the batch runs
-    response = process_batch(event, FakeLambdaContext(timeout_s=worst - 1), fast_retry)
+    response = process_batch(event, InvocationContext(timeout_s=worst - 1), fast_retry)
     # Then the first image is analysed (the synth guarantees one fits), the others are not started
     first, deferred = event["Records"][0], event["Records"][1:]
     first_key = json.loads(first["body"])["Records"][0]["s3"]["object"]["key"]
@@ -143,7 +143,7 @@ def test_a_deferred_record_that_cannot_be_requeued_fails_and_backs_off(
     event = deliver(stack, queue, {"images/1.jpg": jpeg(colour=RED), "images/2.jpg": jpeg(colour=GREEN)})
     event["Records"][1]["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:no-such-queue"
     # When the second record has no time to start
-    context = FakeLambdaContext(timeout_s=fast_retry.settings.worst_case_image_s - 1)
+    context = InvocationContext(timeout_s=fast_retry.settings.worst_case_image_s - 1)
     response = process_batch(event, context, fast_retry)
     # Then it is a failed item, so SQS keeps it: nothing is lost
     assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [event["Records"][1]["messageId"]]
