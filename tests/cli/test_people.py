@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.cli.helpers import as_json, cli_env, imgpipe, new_state_dir, ok
 from tests.imagegen import SKIN_DARK, jpeg, portrait
+
+pytestmark = pytest.mark.slow  # an upload through the CLI: minutes
 
 PICTURES = {
     "alice-1.jpg": portrait([(0.2, 0.2, 0.24, 0.4)]),
