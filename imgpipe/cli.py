@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from .commands import backfill, query, report, stats, sync, upload
+from .commands import backfill, people, query, report, stats, sync, upload
 from .commands.common import status_console
 from .errors import CommandError, from_aws
 from .target import DEFAULT_STATE_DIR, add_pipeline_options, parse_context
@@ -18,7 +18,7 @@ from .target import DEFAULT_STATE_DIR, add_pipeline_options, parse_context
 if TYPE_CHECKING:
     from .local.runner import LocalOptions
 
-OPERATOR_COMMANDS = (upload, backfill, query, report, sync, stats)
+OPERATOR_COMMANDS = (upload, backfill, query, report, sync, stats, people)
 
 
 def main(argv: list[str] | None = None) -> int:

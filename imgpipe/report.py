@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from string import Template
 
+from image_analysis.domain.faces import describe_face
 from image_analysis.domain.models import Box, ImageResult, ModerationLabel, Place
 from image_analysis.domain.states import FINAL_STATUSES, AnalysisStatus
 from PIL import Image, ImageOps
@@ -33,6 +34,7 @@ STATUSES = FINAL_STATUSES  # complete, partial, failed
 STAGE_RATIO = 4 / 3  # every card's picture area; the thumbnail is fitted inside it
 LABEL_BOX_COLOUR = "#ff2e97"
 TEXT_BOX_COLOUR = "#00d2ff"
+FACE_BOX_COLOUR = "#3ddc4a"  # drawn beneath label and text boxes, without a tag: it hides no caption
 _MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -164,6 +166,21 @@ def moderation_text(result: ImageResult) -> str:
     return f"flagged ({names})" if names else "flagged"
 
 
+def understanding_facts(result: ImageResult) -> list[tuple[str, str]]:
+    """What Comprehend found in the image's text: language, entities, key phrases, PII types (never
+    the PII itself; the entities are the text's own words, already shown under Text)."""
+    insights = result.analyses.comprehension
+    if insights is None:
+        return []
+    facts = [("Language", insights.language or "unknown")]
+    if insights.entities:
+        facts.append(("Entities", ", ".join(f"{e.text} ({e.type.lower()})" for e in insights.entities)))
+    if insights.key_phrases:
+        facts.append(("Key phrases", ", ".join(insights.key_phrases)))
+    facts.append(("PII", ", ".join(insights.pii_types) if insights.has_pii else "none found"))
+    return facts
+
+
 def _moderation_label(item: ModerationLabel) -> str:
     return f"{item.name} {item.confidence:.1f}%"
 
@@ -231,6 +248,12 @@ def _md_image(index: int, result: ImageResult) -> str:
     lines.append("- **Text:**" + ("" if text else " none"))
     lines.extend(f"  - {md_escape(line.text)}" for line in text)
     lines.append(f"- **Moderation:** {md_escape(moderation_text(result))}")
+    faces = result.analyses.faces
+    if faces:
+        lines.append(
+            f"- **Faces:** {len(faces)} (" + "; ".join(md_escape(describe_face(f)) for f in faces) + ")"
+        )
+    lines.extend(f"- **{name}:** {md_escape(value)}" for name, value in understanding_facts(result))
     if result.reused_from:
         lines.append(f"- **Same bytes as:** {md_escape(result.reused_from)} (its analysis was reused)")
     return "\n".join(lines)
@@ -318,7 +341,8 @@ def _html_filters(summary: Summary) -> str:
         f'<label>Status <select id="f-status"><option value="">Any status</option>{statuses}</select></label>'
         '<label class="check"><input type="checkbox" id="f-flagged"> Flagged only</label>'
         '<label class="check"><input type="checkbox" id="f-boxes" checked> Show boxes</label>'
-        '<span class="legend"><i class="swatch label"></i>label <i class="swatch text"></i>text</span>'
+        '<span class="legend"><i class="swatch label"></i>label <i class="swatch text"></i>text'
+        ' <i class="swatch face"></i>face</span>'
         f'<output id="f-count" class="count">{summary.images} images</output>'
         "</form>"
     )
@@ -373,7 +397,10 @@ def _frame_style(width: int, height: int) -> str:
 
 
 def _html_boxes(result: ImageResult) -> str:
-    parts = []
+    parts = [
+        f'<div class="box face" style="{_box_style(face.box)}" title="{esc(describe_face(face))}"></div>'
+        for face in result.analyses.faces
+    ]
     for label in result.analyses.labels:
         for box in label.instances:
             tag = f"{esc(label.name)} {label.confidence:.0f}%"
@@ -425,6 +452,10 @@ def _html_details(result: ImageResult) -> str:
     rows.append(_row("Labels", _html_labels(result)))
     rows.append(_row("Text", _html_list((f"<q>{esc(t.text)}</q>" for t in result.analyses.text), "text")))
     rows.append(_row("Moderation", esc(moderation_text(result))))
+    if result.analyses.faces:
+        faces = (esc(describe_face(face)) for face in result.analyses.faces)
+        rows.append(_row(f"Faces ({len(result.analyses.faces)})", _html_list(faces, "faces")))
+    rows += [_row(name, esc(value)) for name, value in understanding_facts(result)]
     if result.reused_from:
         rows.append(_row("Reused", f"same bytes as {esc(result.reused_from)}"))
     return f'<dl class="details">{"".join(rows)}</dl>'
@@ -477,7 +508,7 @@ $cards
 
 _CSS = f"""
 :root {{
-  --label: {LABEL_BOX_COLOUR}; --text: {TEXT_BOX_COLOUR};
+  --label: {LABEL_BOX_COLOUR}; --text: {TEXT_BOX_COLOUR}; --face: {FACE_BOX_COLOUR};
   --ink: #1d2330; --muted: #5f6b7d; --line: #dfe3ea; --page: #f3f5f8; --card: #fff;
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", sans-serif;
   color: var(--ink); background: var(--page);
@@ -527,7 +558,10 @@ h1 {{ margin: 0; font-size: 22px; }}
 .box {{ position: absolute; border: 2px solid; pointer-events: none;
   box-shadow: 0 0 0 1px rgba(0, 0, 0, .45), inset 0 0 0 1px rgba(0, 0, 0, .45); }}
 .box.label {{ border-color: var(--label); }}
-.box.text {{ border-color: var(--text); }}
+.box.text {{ border-color: var(--text); z-index: 1; }}
+.box.label {{ z-index: 1; }}
+.box.face {{ border-color: var(--face); z-index: 0; }}
+.swatch.face {{ border-color: var(--face); }}
 .box .tag {{ position: absolute; left: -2px; top: -2px; padding: 0 5px; font-size: 11px; line-height: 16px;
   font-weight: 600; white-space: nowrap; background: var(--label); color: #fff; border-radius: 0 0 4px 0; }}
 body.no-boxes .box {{ display: none; }}

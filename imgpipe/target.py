@@ -80,6 +80,8 @@ class Target:
     sqs: Any
     dynamodb: Any
     local: LocalRun | None = field(default=None, repr=False)
+    people_collection: str | None = None  # the Rekognition collection, when the people analysis is on
+    rekognition: Any = None  # a client for it (people commands)
 
     @property
     def settings(self) -> Settings:
@@ -217,6 +219,8 @@ def deployed(name: str, region: str | None, profile: str | None) -> Target:
         dead_letter_queue_url=found.get(outputs.DEAD_LETTER_QUEUE_URL),
         layout=KeyLayout(found[outputs.UPLOAD_PREFIX], found[outputs.RESULTS_PREFIX]),
         **_clients(session),
+        people_collection=found.get(outputs.PEOPLE_COLLECTION_ID),
+        rekognition=session.client("rekognition", config=CLIENT_CONFIG),
     )
 
 
@@ -231,7 +235,7 @@ def _clients(session: boto3.session.Session, endpoint_url: str | None = None) ->
 @contextmanager
 def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: bool) -> Iterator[Target]:
     from .local import emulator
-    from .local.runner import LocalOptions, function_environment
+    from .local.runner import LocalOptions, ensure_people_collection, function_environment, people_collection
     from .local.stackspec import LOCAL_REGION, StackSpec
     from .local.synth import last_context, synthesize
 
@@ -265,6 +269,7 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
         stack.sqs.purge_queue(QueueUrl=stack.queue_url)
         environment = function_environment(spec, stack, use_aws_ai)
         settings = Settings.from_env(environment)
+        ensure_people_collection(spec, stack, use_aws_ai)
         yield Target(
             name=f"local stack in {state_dir}/",
             bucket=stack.bucket,
@@ -283,6 +288,9 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
             local=LocalRun(
                 stack=stack, spec=spec, environment=environment, options=options, snapshot=snapshot
             ),
+            # Rekognition is AWS's (or the simulated services', through AWS_ENDPOINT_URL_REKOGNITION).
+            people_collection=people_collection(spec, stack),
+            rekognition=boto3.client("rekognition", config=CLIENT_CONFIG),
         )
         if saves:
             emulator.save(stack, snapshot)

@@ -25,7 +25,7 @@ from image_analysis.settings import STORAGE_ALLOWANCE_S, Settings, SettingsError
 # CLAIM_TIMEOUT_S must outlast one invocation, or a second delivery of the same image could take
 # over a claim that is still being worked on; the margin covers clock skew and the final writes.
 CLAIM_MARGIN_S: Final = 60
-DERIVED_SETTINGS: Final = ("claim_timeout_s",)
+DERIVED_SETTINGS: Final = ("claim_timeout_s", "people_collection")
 SETTINGS_KNOBS: Final = tuple(name for name in defaults() if name not in DERIVED_SETTINGS)
 
 RETAIN, DESTROY = "retain", "destroy"
@@ -40,6 +40,7 @@ LOG_RETENTION_DAYS: Final = {
 }  # fmt: skip
 
 _PENDING_TABLE = "<set from the table construct>"
+_PENDING_COLLECTION = "<set from the collection construct>"
 _KNOB_KEY = re.compile(r"^[a-z][a-z0-9_]*$")  # CDK's own context keys all contain ':' or '@'
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -112,10 +113,15 @@ class PipelineConfig:
     stack: StackConfig
     settings: Settings  # results_table is a placeholder here; see lambda_settings()
 
-    def lambda_settings(self, results_table: str) -> Settings:
-        """The function's settings once the table exists (validated again by Settings)."""
+    def lambda_settings(self, results_table: str, people_collection: str = "") -> Settings:
+        """The function's settings once the table (and, with people on, the collection) exists."""
         claim_timeout_s = self.stack.timeout_s + CLAIM_MARGIN_S
-        return replace(self.settings, results_table=results_table, claim_timeout_s=claim_timeout_s)
+        return replace(
+            self.settings,
+            results_table=results_table,
+            claim_timeout_s=claim_timeout_s,
+            people_collection=people_collection,
+        )
 
 
 def from_context(context: Mapping[str, Any]) -> PipelineConfig:
@@ -123,7 +129,7 @@ def from_context(context: Mapping[str, Any]) -> PipelineConfig:
     derived = sorted(k for k in context if k in (*DERIVED_SETTINGS, "results_table"))
     if derived:
         raise ConfigError(
-            f"{', '.join(derived)} cannot be set: derived from timeout_s and the table construct"
+            f"{', '.join(derived)} cannot be set: derived from timeout_s, the table and the collection"
         )
     unknown = sorted(k for k in context if _KNOB_KEY.match(k) and k not in KNOBS)
     if unknown:
@@ -134,6 +140,7 @@ def from_context(context: Mapping[str, Any]) -> PipelineConfig:
     )
     env = {env_name(k): _text(v) for k, v in given.items() if k in SETTINGS_KNOBS}
     env[env_name("results_table")] = _PENDING_TABLE
+    env[env_name("people_collection")] = _PENDING_COLLECTION
     try:
         settings = Settings.from_env(env)
     except SettingsError as exc:
@@ -156,7 +163,8 @@ def _check_together(stack: StackConfig, settings: Settings) -> None:
             f"{worst:g} s (every Bedrock/Rekognition call timing out on all max_attempts="
             f"{settings.max_attempts} attempts, with back-off, plus {STORAGE_ALLOWANCE_S:g} s for S3 and "
             f"DynamoDB): raise timeout_s to at least {math.ceil(worst)}, or lower max_attempts, "
-            f"connect_timeout_s, bedrock_read_timeout_s or rekognition_read_timeout_s{also}"
+            "connect_timeout_s, bedrock_read_timeout_s, rekognition_read_timeout_s or "
+            f"comprehend_read_timeout_s{also}"
         )
 
 

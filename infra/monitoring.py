@@ -203,6 +203,11 @@ class Monitoring(Construct):
             _graph("Bedrock tokens", tokens, width=8),
             _graph("Estimated cost (USD)", [app_metric(telemetry.ESTIMATED_COST)], width=8),
         )
+        people_and_words = [app_metric(telemetry.IMAGES_WITH_PII), app_metric(telemetry.FACES_DETECTED)]
+        dashboard.add_widgets(
+            _graph("Images with PII, faces detected", people_and_words),
+            _graph("Comprehend units", [app_metric(telemetry.COMPREHEND_UNITS)]),
+        )
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
         return dashboard
 

@@ -20,6 +20,7 @@ DEAD_LETTER_QUEUE_URL: Final = "DeadLetterQueueUrl"
 FUNCTION_NAME: Final = "FunctionName"
 DASHBOARD_URL: Final = "DashboardUrl"
 ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+PEOPLE_COLLECTION_ID: Final = "PeopleCollectionId"  # only while enable_people is on
 
 # Output key -> what it holds (also the output's Description in the template).
 DESCRIPTIONS: Final[dict[str, str]] = {
@@ -32,4 +33,5 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     FUNCTION_NAME: "Lambda function that analyses images",
     DASHBOARD_URL: "CloudWatch dashboard of throughput, latency, errors, tokens and cost",
     ALARM_TOPIC_ARN: "SNS topic the alarms notify",
+    PEOPLE_COLLECTION_ID: "Rekognition collection of indexed faces (people analysis; biometric data)",
 }

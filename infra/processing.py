@@ -23,6 +23,7 @@ from image_analysis.settings import Settings
 from .bundling import HANDLER, function_code
 from .config import LOG_RETENTION_DAYS, PipelineConfig
 from .nag import acknowledge, acknowledge_wildcard_resources
+from .people import People
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_13  # keep in step with wheelhouse.PYTHON_VERSION
 # System inference profile ids start with a geography ("global.anthropic.claude-…"); a profile
@@ -33,6 +34,12 @@ REKOGNITION_ACTIONS: Final = (
     "rekognition:DetectText",
     "rekognition:DetectModerationLabels",
 )
+FACE_DETECTION_ACTION: Final = "rekognition:DetectFaces"  # granted only while ENABLE_FACES is on
+PEOPLE_ACTIONS: Final = ("rekognition:IndexFaces", "rekognition:DeleteFaces")  # while ENABLE_PEOPLE is on
+COMPREHEND_ACTIONS: Final = tuple(
+    f"comprehend:{action}"
+    for action in ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
+)  # granted only while ENABLE_COMPREHENSION is on
 # Item-level actions only: TransactWriteItems (result + label items in one transaction) is
 # authorised per contained PutItem/UpdateItem/DeleteItem/ConditionCheckItem, so it needs no action
 # of its own; no Scan, no table-management action.
@@ -54,6 +61,7 @@ class Processing(Construct):
         bucket: s3.Bucket,
         table: dynamodb.Table,
         queue: sqs.Queue,
+        people: People | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack_config = config.stack
@@ -70,7 +78,9 @@ class Processing(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Image analysis: reads images, writes results, calls Bedrock and Rekognition",
         )
-        self.settings = config.lambda_settings(results_table=table.table_name)
+        self.settings = config.lambda_settings(
+            results_table=table.table_name, people_collection=people.collection_id if people else ""
+        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -100,6 +110,12 @@ class Processing(Construct):
             "xray:PutTelemetryRecords do not support resource-level permissions.",
         )
         self._grant(bucket, table, queue)
+        if people is not None:
+            self._policy(
+                "People",
+                # Index an image's faces and delete them with it: this stack's collection only.
+                iam.PolicyStatement(actions=list(PEOPLE_ACTIONS), resources=[people.collection_arn]),
+            )
         # Partial batch responses: one bad image does not send its batch-mates back to the queue.
         # Maximum concurrency (not reserved concurrency) caps the load on Bedrock and Rekognition
         # without taking concurrency from the account, which new accounts cannot spare.
@@ -159,13 +175,22 @@ class Processing(Construct):
             wildcard_reason="A cross-region inference profile routes each request to the same foundation "
             "model in any region of its geography, so the model ARN's region is '*'; the model is fixed.",
         )
+        detect = [*REKOGNITION_ACTIONS, *([FACE_DETECTION_ACTION] if settings.enable_faces else [])]
         self._policy(
             "Rekognition",
-            # Labels, text and moderation on image bytes; nothing that stores faces or data.
-            iam.PolicyStatement(actions=list(REKOGNITION_ACTIONS), resources=["*"]),
-            wildcard_reason="Rekognition DetectLabels, DetectText and DetectModerationLabels do not support "
-            "resource-level permissions; Resource must be '*'. The actions are the three the function calls.",
+            # Labels, text, moderation and faces on image bytes: stateless, nothing stored.
+            iam.PolicyStatement(actions=detect, resources=["*"]),
+            wildcard_reason="Rekognition's Detect* image operations do not support resource-level "
+            "permissions; Resource must be '*'. The actions are the ones the function calls.",
         )
+        if settings.enable_comprehension:
+            self._policy(
+                "Comprehend",
+                # Language, entities, key phrases and PII of the detected text, with the built-in models.
+                iam.PolicyStatement(actions=list(COMPREHEND_ACTIONS), resources=["*"]),
+                wildcard_reason="Comprehend's Detect* operations on the built-in models act on no resource "
+                "(only custom endpoints have ARNs); Resource must be '*'. The actions are the four it calls.",
+            )
         self._policy(
             "Table",
             # Read and write the function's own records, on its own table only (no index is queried).

@@ -55,3 +55,25 @@ def check_region(region: str) -> None:
             f"Deploy to one of: {supported_regions_text()} (set the Region with AWS_REGION or your "
             "profile; the CDK CLI passes it to the app as CDK_DEFAULT_REGION)."
         )
+
+
+# Source: Amazon Comprehend Developer Guide, "Guidelines and quotas" (Supported Regions),
+# https://docs.aws.amazon.com/comprehend/latest/dg/guidelines-and-limits.html. Text understanding
+# (ENABLE_COMPREHENSION) calls Comprehend in the stack's Region, so with it on the Region must be in
+# both lists.
+COMPREHEND_REGIONS: Final = (
+    "us-east-1", "us-east-2", "us-west-2", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
+    "ap-southeast-1", "ap-southeast-2", "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2",
+    "us-gov-west-1",
+)  # fmt: skip
+COMPREHEND_APIS: Final = "Amazon Comprehend (text understanding, ENABLE_COMPREHENSION)"
+
+
+def check_comprehend_region(region: str) -> None:
+    """Raise UnsupportedRegionError unless `region` offers Comprehend (only while it is switched on)."""
+    if region not in COMPREHEND_REGIONS:
+        raise UnsupportedRegionError(
+            f"Region {region!r} does not offer {COMPREHEND_APIS}. Deploy to one of: "
+            f"{', '.join(r for r in REKOGNITION_IMAGE_REGIONS if r in COMPREHEND_REGIONS)}, or switch "
+            "text understanding off (-c enable_comprehension=false)."
+        )

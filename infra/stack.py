@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, Tags, Token
@@ -10,8 +11,17 @@ from constructs import Construct
 from . import outputs
 from .config import PipelineConfig
 from .monitoring import Monitoring
+from .people import People
 from .processing import Processing
-from .regions import APIS, REKOGNITION_IMAGE_REGIONS, check_region, supported_regions_text
+from .regions import (
+    APIS,
+    COMPREHEND_APIS,
+    COMPREHEND_REGIONS,
+    REKOGNITION_IMAGE_REGIONS,
+    check_comprehend_region,
+    check_region,
+    supported_regions_text,
+)
 from .storage import Storage
 from .trigger import Trigger
 
@@ -21,7 +31,20 @@ class ImagePipelineStack(Stack):
         super().__init__(
             scope, construct_id, description="imgpipe: S3 -> SQS -> Lambda -> Bedrock + Rekognition", **kwargs
         )
-        self._require_rekognition_region()
+        self._require_region(
+            "RekognitionRegion",
+            REKOGNITION_IMAGE_REGIONS,
+            check_region,
+            f"This Region does not offer {APIS}; deploy to one of: {supported_regions_text()}",
+        )
+        if config.settings.enable_comprehension:
+            self._require_region(
+                "ComprehendRegion",
+                COMPREHEND_REGIONS,
+                check_comprehend_region,
+                f"This Region does not offer {COMPREHEND_APIS}; deploy to one of: "
+                f"{', '.join(COMPREHEND_REGIONS)}, or set enable_comprehension to false",
+            )
         Tags.of(self).add("project", "imgpipe")  # lets Cost Explorer show what the pipeline costs
         settings = config.settings
         storage = Storage(self, "Storage", config=config.stack)
@@ -32,8 +55,15 @@ class ImagePipelineStack(Stack):
             input_prefix=settings.input_prefix,
             function_timeout=Duration.seconds(config.stack.timeout_s),
         )
+        people = People(self, "People", config=config.stack) if settings.enable_people else None
         processing = Processing(
-            self, "Processing", config=config, bucket=storage.bucket, table=storage.table, queue=trigger.queue
+            self,
+            "Processing",
+            config=config,
+            bucket=storage.bucket,
+            table=storage.table,
+            queue=trigger.queue,
+            people=people,
         )
         monitoring = Monitoring(
             self,
@@ -58,29 +88,30 @@ class ImagePipelineStack(Stack):
             outputs.DASHBOARD_URL: dashboard_url,
             outputs.ALARM_TOPIC_ARN: monitoring.topic.topic_arn,
         }
+        if people is not None:
+            values[outputs.PEOPLE_COLLECTION_ID] = people.collection_id
         for key, value in values.items():
             # Created on the stack itself so each output's key is exactly its construct id.
             CfnOutput(self, key, value=value, description=outputs.DESCRIPTIONS[key])
 
-    def _require_rekognition_region(self) -> None:
-        """Refuse a Region without the Rekognition image APIs the function calls (infra/regions.py).
+    def _require_region(
+        self, rule_id: str, regions: tuple[str, ...], check: Callable[[str], None], description: str
+    ) -> None:
+        """Refuse a Region without an API the function calls (infra/regions.py).
 
         With a concrete Region (CDK_DEFAULT_REGION) the synth fails with UnsupportedRegionError. An
         environment-agnostic synth does not know the Region, so the template carries the same check
         as a CloudFormation rule, which fails the deploy before any resource is created.
         """
         if not Token.is_unresolved(self.region):
-            check_region(self.region)
+            check(self.region)
             return
         CfnRule(
             self,
-            "RekognitionRegion",
+            rule_id,
             assertions=[
                 CfnRuleAssertion(
-                    assert_=Fn.condition_contains(list(REKOGNITION_IMAGE_REGIONS), Aws.REGION),
-                    assert_description=(
-                        f"This Region does not offer {APIS}; deploy to one of: {supported_regions_text()}"
-                    ),
+                    assert_=Fn.condition_contains(list(regions), Aws.REGION), assert_description=description
                 )
             ],
         )

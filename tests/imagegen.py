@@ -136,3 +136,30 @@ def with_app1(jpeg_data: bytes, payload: bytes) -> bytes:
     """A JPEG with an extra APP1 segment (e.g. a broken EXIF block) right after the SOI marker."""
     assert jpeg_data[:2] == b"\xff\xd8"
     return jpeg_data[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg_data[2:]
+
+
+SKIN, SKIN_DARK = (226, 178, 140), (150, 100, 62)  # "skin" to the AI double's simulated faces
+
+
+def portrait(
+    faces: list[tuple[float, float, float, float]],
+    size: tuple[int, int] = (800, 600),
+    background: tuple[int, int, int] = BLUE,
+    tone: tuple[int, int, int] = SKIN,
+    smiling: bool = True,
+) -> bytes:
+    """A JPEG with a drawn face (skin ellipse, two dark eyes, a mouth if smiling) in each box, given
+    as (left, top, width, height) ratios; the double's face rules are in imgpipe/simulated/faces.py."""
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    for left, top, width, height in faces:
+        x0, y0, x1, y1 = left * w, top * h, (left + width) * w, (top + height) * h
+        fw, fh = x1 - x0, y1 - y0
+        draw.ellipse((x0, y0, x1, y1), fill=tone)
+        for ex in (0.33, 0.67):
+            cx, cy, r = x0 + ex * fw, y0 + 0.38 * fh, max(2.0, 0.06 * fw)
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(20, 20, 20))
+        if smiling:
+            draw.rectangle((x0 + 0.35 * fw, y0 + 0.75 * fh, x0 + 0.65 * fw, y0 + 0.8 * fh), fill=(25, 10, 10))
+    return encode(image, "JPEG", quality=90)

@@ -5,6 +5,9 @@ confidence first); --flagged the sparse flagged index; --status, --since/--until
 (its sort key starts with the record's ISO time). --text has no index of its own: it Queries the
 by-status partitions of the final statuses with a filter on the lower-cased text, so it reads the
 index entry of every final record in the date range (use --since/--until to narrow it) - still no Scan.
+--pii reads the sparse pii index (images whose text shows personal information); --person asks the
+people collection for the faces like those named so (SearchFaces) and reads their images' records;
+--faces N (at least N faces) and --language filter what the by-status partitions return, like --text.
 Criteria combine: the most selective path is queried and the other criteria filter what it returns.
 """
 
@@ -27,6 +30,7 @@ from ..errors import CommandError
 from ..results import TimeRange, clean, get_record, get_records, has_label, has_records, query_index
 from ..target import Target, add_target_options, open_target
 from .common import print_json, shown_key, status_console
+from .people import people_faces
 
 DEFAULT_LIMIT = 50
 
@@ -39,11 +43,18 @@ class Criteria:
     flagged: bool = False
     status: str | None = None
     times: TimeRange = field(default_factory=TimeRange)
+    faces: int | None = None  # at least this many faces
+    pii: bool = False
+    language: str | None = None
+    person: str | None = None
 
     def accepts(self, record: dict[str, Any]) -> bool:
-        """Everything but the label (the label items hold it; see `search`)."""
+        """Everything but the label and the person (the label and face items hold them; see `search`)."""
         return (
             (not self.flagged or bool(record.get("flagged")))
+            and (not self.pii or bool(record.get("has_pii")))
+            and (self.faces is None or (record.get("face_count") or 0) >= self.faces)
+            and (self.language is None or record.get("language") == self.language)
             and (self.status is None or record.get("status") == self.status)
             and (self.text is None or self.text.lower() in (record.get("text_lc") or ""))
             and self.times.contains(record.get("updated_at"))
@@ -62,6 +73,10 @@ def register(commands: Any) -> None:
     parser.add_argument("--text", help="images whose detected text contains this (case-insensitive)")
     parser.add_argument("--flagged", action="store_true", help="images moderation flagged")
     parser.add_argument("--status", choices=[s.value for s in ALL_STATUSES], help="images with this status")
+    parser.add_argument("--faces", type=int, metavar="N", help="images with at least N faces")
+    parser.add_argument("--person", help="images of a person named with `imgpipe people name`")
+    parser.add_argument("--pii", action="store_true", help="images whose text shows personal information")
+    parser.add_argument("--language", help="images whose text is in this language (e.g. en, fr)")
     parser.add_argument("--since", type=iso_bound, help="analysed at or after (ISO date or time, UTC)")
     parser.add_argument(
         "--until", type=iso_bound, help="analysed at or before (inclusive: a date is all of it)"
@@ -95,7 +110,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         flagged=args.flagged,
         status=args.status,
         times=TimeRange(args.since, args.until),
+        faces=args.faces,
+        pii=args.pii,
+        language=args.language,
+        person=args.person,
     )
+    if args.faces is not None and args.faces < 0:
+        raise CommandError("--faces must be 0 or more", exit_code=2)
     if args.limit < 1:
         raise CommandError("--limit must be at least 1", exit_code=2)
     with open_target(args, status_console()) as target:
@@ -121,6 +142,15 @@ def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
         record = get_record(target, key)
         if record and c.accepts(record) and (c.label is None or has_label(target, key, c.label)):
             yield record
+    elif c.person is not None:
+        keys = sorted({face["image_key"] for face in people_faces(target, c.person).values()})
+        found = get_records(target, keys)
+        records = [
+            r
+            for r in found.values()
+            if c.accepts(r) and (c.label is None or has_label(target, r["image_key"], c.label))
+        ]
+        yield from sorted(records, key=lambda r: r.get("updated_at") or "", reverse=True)
     elif c.label is not None:
         for chunk in _chunks(query_index(target, t.BY_LABEL, t.label_pk(c.label)), 100):
             found = get_records(target, [item["image_key"] for item in chunk])
@@ -130,6 +160,8 @@ def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
                     yield record
     elif c.flagged:
         yield from filter(c.accepts, query_index(target, t.FLAGGED, t.FLAGGED_PK, times=c.times))
+    elif c.pii:
+        yield from filter(c.accepts, query_index(target, t.PII, t.PII_PK, times=c.times))
     else:
         if c.status:
             statuses: tuple[str, ...] = (c.status,)
@@ -145,7 +177,7 @@ def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
 
 def records_table(target: Target, records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False)
-    for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "flagged"):
+    for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "faces", "flagged"):
         table.add_column(column, overflow="fold")
     for record in records:
         place = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
@@ -156,7 +188,12 @@ def records_table(target: Target, records: list[dict[str, Any]]) -> Table:
             ", ".join(record.get("labels", [])[:4]),
             record.get("location") or place or record.get("error_message") or "",
             (record.get("text") or "").split("\n")[0][:40],
-            "yes" if record.get("flagged") else "",
+            "" if record.get("face_count") is None else str(record["face_count"]),
+            ", ".join(
+                p
+                for p in ("yes" if record.get("flagged") else "", "PII" if record.get("has_pii") else "")
+                if p
+            ),
         )
     return table
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -30,7 +31,10 @@ from .emulator import LocalStack
 from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
 from .synth import synthesize
 
-AI_SWITCHES = ("ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION")
+AI_SWITCHES = (
+    "ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION", "ENABLE_FACES",
+    "ENABLE_COMPREHENSION", "ENABLE_PEOPLE",
+)  # fmt: skip
 
 
 @dataclass
@@ -89,6 +93,7 @@ def run_local(options: LocalOptions, console: Console) -> int:
     with emulator.running_stack(spec, options.state_dir / "snapshot") as stack:
         env = function_environment(spec, stack, options.use_aws_ai)
         settings = Settings.from_env(env)
+        ensure_people_collection(spec, stack, options.use_aws_ai)
         workers = worker_count(spec, options.workers)
         console.print(f"Emulated S3, SQS and DynamoDB at {stack.endpoint}; {workers} Lambda worker(s).")
         with running_workers(workers, env, stack, spec, options) as _:
@@ -126,6 +131,25 @@ def function_environment(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -
     if not use_aws_ai:
         env.update({name: "false" for name in AI_SWITCHES})  # recorded as skipped, never invented
     return env
+
+
+def people_collection(spec: StackSpec, stack: LocalStack) -> str | None:
+    """The people collection the template names, or None when the people analysis is off."""
+    env = spec.function_environment
+    if str(env.get(env_name("enable_people"), "false")).lower() != "true":
+        return None
+    return resolve(env[env_name("people_collection")], spec, stack.endpoint)
+
+
+def ensure_people_collection(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -> None:
+    """Create the template's people collection where Rekognition answers (the stack's own job in AWS;
+    locally nothing else would): AWS with --aws-ai, or the simulated services' endpoint."""
+    collection = people_collection(spec, stack)
+    if collection is None or not use_aws_ai:
+        return
+    client = boto3.client("rekognition")
+    with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+        client.create_collection(CollectionId=collection)
 
 
 def worker_count(spec: StackSpec, requested: int | None = None) -> int:

@@ -26,6 +26,8 @@ from typing import Any, cast
 
 from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageStat
 
+from imgpipe.simulated.words import sign_lines
+
 JsonDict = dict[str, Any]
 
 DEFAULT_MAX_DISTANCE = 6
@@ -270,12 +272,20 @@ _TEXT_CONFIDENCE = 99.0
 
 
 def detect_text(facts: ImageFacts, min_confidence: float) -> JsonDict:
-    words = ["FP", facts.fingerprint]
-    detections = [_text_detection(" ".join(words), "LINE", 0, None, _LINE_BOX)]
-    share = _LINE_BOX.width / len(words)
-    for index, word in enumerate(words):
-        box = BoundingBox(_LINE_BOX.left + index * share, _LINE_BOX.top, share, _LINE_BOX.height)
-        detections.append(_text_detection(word, "WORD", index + 1, 0, box))
+    """The fingerprint line, then the lines of a sign some colours show (imgpipe/simulated/words.py),
+    each a line below the one before."""
+    detections: list[JsonDict] = []
+    for number, line in enumerate([f"FP {facts.fingerprint}", *sign_lines(facts.colour)]):
+        words = line.split()
+        line_box = BoundingBox(
+            _LINE_BOX.left, _LINE_BOX.top + number * 0.1, _LINE_BOX.width, _LINE_BOX.height
+        )
+        line_id = len(detections)
+        detections.append(_text_detection(line, "LINE", line_id, None, line_box))
+        share = line_box.width / len(words)
+        for index, word in enumerate(words):
+            box = BoundingBox(line_box.left + index * share, line_box.top, share, line_box.height)
+            detections.append(_text_detection(word, "WORD", len(detections), line_id, box))
     if min_confidence > _TEXT_CONFIDENCE:
         detections = []
     return {"TextDetections": detections, "TextModelVersion": "3.0"}

@@ -1,6 +1,8 @@
 """SIMULATED, not AWS (a test double shipped with the CLI): a local HTTP server speaking the wire
-protocols of Amazon Bedrock Runtime ``Converse`` and Amazon Rekognition
-``DetectLabels``, ``DetectText`` and ``DetectModerationLabels``.
+protocols of Amazon Bedrock Runtime ``Converse``, Amazon Rekognition ``DetectLabels``, ``DetectText``,
+``DetectModerationLabels``, ``DetectFaces`` and the face-collection operations (face_collections.py),
+and Amazon Comprehend's ``DetectDominantLanguage``,
+``DetectEntities``, ``DetectKeyPhrases`` and ``DetectPiiEntities`` (words.py: rules on the text).
 
 Real boto3/botocore clients reach it through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` and
 ``AWS_ENDPOINT_URL_REKOGNITION`` (see ``AiServicesDouble.env()``) or ``endpoint_url=``. It is meant for
@@ -12,7 +14,8 @@ What it emulates:
     including each protocol's error encoding, so boto3 raises ``ClientError`` with the modelled code.
   * The documented input limits (image bytes, pixel sizes, formats checked by magic bytes, parameter
     ranges), so a pipeline sending a bad rendition fails here as it would in AWS.
-  * Answers computed from the received pixels (see imgpipe/simulated/ai_answers.py): deterministic, and
+  * Answers computed from the received pixels (see imgpipe/simulated/ai_answers.py, and faces.py for
+    the face rules): deterministic, and
     recomputable by a test from the image it uploaded, so image mix-ups are caught.
   * Fault injection (latency, throttling, 5xx, a fail-next queue) and a call log (per call: operation,
     outcome, images with their fingerprints and, for Converse, the prompt that reached it).
@@ -52,10 +55,17 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from imgpipe.simulated import ai_answers as answers
+from imgpipe.simulated import face_collections, faces, words
 from imgpipe.simulated.ai_answers import ImageFacts, JsonDict, OversizedImageError, UndecodableImageError
 
 CONTROL_PREFIX = "/_double/"
-REKOGNITION_OPERATIONS = ("DetectLabels", "DetectText", "DetectModerationLabels")
+COLLECTION_OPERATIONS = ("CreateCollection", "SearchFaces", "DeleteFaces", "ListFaces")  # no image
+REKOGNITION_OPERATIONS = (
+    "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces", "IndexFaces", "SearchFacesByImage",
+    *COLLECTION_OPERATIONS,
+)  # fmt: skip
+COMPREHEND_OPERATIONS = ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
+COMPREHEND_TARGET = "Comprehend_20171127."
 REKOGNITION_MAX_BYTES = 5_242_880
 REKOGNITION_MIN_SIDE = 80
 REKOGNITION_MAX_SIDE = 10_000  # DetectLabels and DetectModerationLabels only
@@ -90,6 +100,22 @@ REKOGNITION_ERRORS: dict[str, int] = {
     "UnknownOperationException": 400,
     "ThrottlingException": 500,
     "InternalServerError": 500,
+    "ResourceNotFoundException": 400,
+    "ResourceAlreadyExistsException": 400,
+    "InvalidPaginationTokenException": 400,
+    "ServiceQuotaExceededException": 400,
+}
+# Comprehend's model gives every error 400 but InternalServerException (500).
+COMPREHEND_ERRORS: dict[str, int] = {
+    "InvalidRequestException": 400,
+    "TextSizeLimitExceededException": 400,
+    "UnsupportedLanguageException": 400,
+    "ResourceUnavailableException": 400,
+    "TooManyRequestsException": 400,
+    "ThrottlingException": 400,
+    "AccessDeniedException": 400,
+    "UnknownOperationException": 400,
+    "InternalServerException": 500,
 }
 
 
@@ -168,6 +194,15 @@ REKOGNITION = _Protocol(
     REKOGNITION_ERRORS,
     "application/x-amz-json-1.1",
     "InternalServerError",
+    False,
+)
+
+COMPREHEND = _Protocol(
+    "comprehend",
+    COMPREHEND_OPERATIONS,
+    COMPREHEND_ERRORS,
+    "application/x-amz-json-1.1",
+    "InternalServerException",
     False,
 )
 
@@ -281,6 +316,50 @@ def _rekognition_answer(operation: str, request: JsonDict, facts: ImageFacts) ->
         if unsupported in request:
             raise ServiceError(bad, f"{unsupported} is not supported by the AI services test double")
     return answers.detect_moderation_labels(facts, _number_in(request, "MinConfidence", 0, 100, bad, 50))
+
+
+def _face_attributes(request: JsonDict, key: str) -> set[str]:
+    attributes = request.get(key) or ["DEFAULT"]
+    unknown = [a for a in attributes if a not in faces.ATTRIBUTES] if isinstance(attributes, list) else [1]
+    if unknown:
+        raise ServiceError("InvalidParameterException", f"Request has invalid parameters: {key} {unknown}")
+    return set(attributes)
+
+
+def _detect_faces_answer(request: JsonDict, data: bytes) -> JsonDict:
+    attributes = _face_attributes(request, "Attributes")
+    return {"FaceDetails": [faces.face_detail(face, attributes) for face in faces.find_faces(data)]}
+
+
+# --------------------------------------------------------------------------- Comprehend
+
+
+def _comprehend_answer(operation: str, request: JsonDict, call: JsonDict) -> JsonDict:
+    """Limits as the service checks them, then the answer by the rules of imgpipe/simulated/words.py.
+    The call log keeps the text's length only: text read in images may be personal."""
+    bad = "InvalidRequestException"
+    text = request.get("Text")
+    if not isinstance(text, str) or not text:
+        raise ServiceError(bad, "Text is required and must be a non-empty string")
+    call["text_bytes"] = size = len(text.encode("utf-8"))
+    if size > words.MAX_TEXT_BYTES:
+        raise ServiceError(
+            "TextSizeLimitExceededException",
+            f"Input text size exceeds limit. Max length: 100000 bytes ({size})",
+        )
+    for unsupported in ("EndpointArn", "Bytes", "DocumentReaderConfig"):
+        if unsupported in request:
+            raise ServiceError(bad, f"{unsupported} is not supported by the AI services test double")
+    if operation == "DetectDominantLanguage":
+        return words.dominant_language(text)
+    language = request.get("LanguageCode")
+    supported = words.PII_LANGUAGES if operation == "DetectPiiEntities" else words.ENTITY_LANGUAGES
+    if language not in supported:
+        raise ServiceError(
+            "UnsupportedLanguageException", f"{operation} does not support language {language!r}"
+        )
+    answer = {"DetectEntities": words.entities, "DetectKeyPhrases": words.key_phrases}.get(operation)
+    return (answer or words.pii_entities)(text)
 
 
 # --------------------------------------------------------------------------- Bedrock Converse
@@ -454,6 +533,7 @@ class AiServicesDouble:
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.collections = face_collections.FaceCollections()  # Rekognition face collections
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -490,6 +570,7 @@ class AiServicesDouble:
         return {
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.endpoint_url,
             "AWS_ENDPOINT_URL_REKOGNITION": self.endpoint_url,
+            "AWS_ENDPOINT_URL_COMPREHEND": self.endpoint_url,
         }
 
     # ----------------------------------------------------------------- control
@@ -521,11 +602,13 @@ class AiServicesDouble:
             return copy.deepcopy(self._calls)
 
     def reset(self) -> None:
-        """Clear the call log and fail-next queue and reseed the random source (config is kept)."""
+        """Clear the call log, fail-next queue and face collections and reseed the random source
+        (config is kept)."""
         with self._lock:
             self._calls.clear()
             self._fail_queue.clear()
             self._rng.seed(self._config.seed)
+        self.collections.reset()
 
     # ----------------------------------------------------------------- request handling
 
@@ -536,6 +619,8 @@ class AiServicesDouble:
         match = _CONVERSE_PATH.fullmatch(path)
         if method == "POST" and match:
             return self._serve(BEDROCK, "Converse", unquote(match[1]), body)
+        if method == "POST" and path == "/" and target and target.startswith(COMPREHEND_TARGET):
+            return self._serve(COMPREHEND, target.removeprefix(COMPREHEND_TARGET), None, body)
         if method == "POST" and path == "/" and target:
             operation = target.removeprefix("RekognitionService.")
             return self._serve(REKOGNITION, operation, None, body)
@@ -576,6 +661,8 @@ class AiServicesDouble:
         self._early_faults(operation, config)
         if protocol is BEDROCK:
             payload = self._converse(body, call, config)
+        elif protocol is COMPREHEND:
+            payload = _comprehend_answer(operation, _parse_body(body, "InvalidRequestException"), call)
         else:
             payload = self._rekognition(operation, body, call, config)
         if self._roll(config.error_rate):
@@ -594,10 +681,21 @@ class AiServicesDouble:
 
     def _rekognition(self, operation: str, body: bytes, call: JsonDict, config: DoubleConfig) -> JsonDict:
         request = _parse_body(body, "InvalidParameterException")
-        data = _rekognition_bytes(request)
-        record = _image_record(data, None)
-        call["images"].append(record)
-        payload = _rekognition_answer(operation, request, _rekognition_facts(operation, data, record))
+        try:
+            if operation in COLLECTION_OPERATIONS:
+                return self.collections.answer(operation, request, None)
+            data = _rekognition_bytes(request)
+            record = _image_record(data, None)
+            call["images"].append(record)
+            facts = _rekognition_facts(operation, data, record)
+            if operation in ("IndexFaces", "SearchFacesByImage"):
+                payload = self.collections.answer(operation, request, data)
+            elif operation == "DetectFaces":
+                payload = _detect_faces_answer(request, data)
+            else:
+                payload = _rekognition_answer(operation, request, facts)
+        except face_collections.CollectionError as exc:
+            raise ServiceError(exc.code, exc.message) from exc
         self._inject_latency(config.latency_rekognition, config)
         return payload
 
@@ -660,7 +758,7 @@ class AiServicesDouble:
 
 
 def _protocol_of(operation: str) -> _Protocol:
-    for protocol in (BEDROCK, REKOGNITION):
+    for protocol in (BEDROCK, REKOGNITION, COMPREHEND):
         if operation in protocol.operations:
             return protocol
     raise ValueError(f"unknown operation {operation!r}; use Converse or one of {REKOGNITION_OPERATIONS}")

@@ -17,6 +17,8 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from .domain.errors import AnalysisFailed, ConfigurationError, TransientError
+from .domain.faces import Face
+from .domain.language import TextInsights, document_text, meaningful_chars
 from .domain.models import (
     SCHEMA_VERSION,
     Analyses,
@@ -35,9 +37,11 @@ from .imaging.renditions import Rendition, box_in_picture
 from .runtime import Runtime
 from .settings import Settings
 
-REKOGNITION_ANALYSES = ("labels", "text", "moderation")
+REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
 # Settings whose names start so (timeouts aside) change what an analysis finds: see analysis_fingerprint.
-ANALYSIS_SETTING_PREFIXES = ("enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_")
+ANALYSIS_SETTING_PREFIXES = (
+    "enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_", "faces_", "comprehension_",
+)  # fmt: skip
 
 
 def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
@@ -58,10 +62,18 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
         )
     if settings.enable_moderation:
         calls["moderation"] = lambda: rek.detect_moderation(rek_bytes, settings.moderation_min_confidence)
+    if settings.enable_faces:
+        calls["faces"] = lambda: _faces_on_picture(
+            rek.detect_faces(rek_bytes, settings.faces_min_confidence, settings.faces_emotion_min_confidence),
+            on_picture,
+        )
     gate_on_moderation = settings.skip_location_if_flagged and settings.enable_moderation
     if settings.enable_location and not gate_on_moderation:
         calls["location"] = _locate_call(prepared, rt, gps)
     futures = {name: executor.submit(_timed, call) for name, call in calls.items()}
+    understanding = _comprehension_call(futures.get("text"), rt)  # waits for the text; the rest runs on
+    if not isinstance(understanding, str):
+        futures["comprehension"] = executor.submit(_timed, understanding)
     results = {name: _settle(future) for name, future in futures.items()}
     if settings.enable_location and gate_on_moderation:
         moderation = results["moderation"][0]
@@ -75,6 +87,8 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
     for name in ("location", *REKOGNITION_ANALYSES):
         outcomes.setdefault(name, AnalysisOutcome(AnalysisStatus.SKIPPED, "switched off"))
     outcomes["gps"] = _gps_outcome(prepared, settings, gps)
+    if isinstance(understanding, str):
+        outcomes["comprehension"] = AnalysisOutcome(AnalysisStatus.SKIPPED, understanding)
     value = {name: result for name, (result, _) in results.items()}
     return Analyses(
         location=value.get("location"),
@@ -83,6 +97,8 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
         text=value.get("text") or [],
         moderation=value.get("moderation"),
         outcomes=outcomes,
+        faces=value.get("faces") or [],
+        comprehension=value.get("comprehension"),
     )
 
 
@@ -105,12 +121,14 @@ def analysis_fingerprint(settings: Settings) -> str:
 
 def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
     """Billable usage of this analysis and its price under the configured per-call prices."""
-    billed = sum(1 for name in REKOGNITION_ANALYSES if _ran(analyses, name))
+    billed = sum(1 for name in (*REKOGNITION_ANALYSES, "people") if _ran(analyses, name))
     location: Location | None = analyses.location
     tokens_in = location.input_tokens if location else 0
     tokens_out = location.output_tokens if location else 0
+    units = analyses.comprehension.billed_units if analyses.comprehension else 0
     usd = (
         billed * settings.price_rekognition_image_usd
+        + units * settings.price_comprehend_unit_usd
         + tokens_in / 1e6 * settings.price_bedrock_input_mtok_usd
         + tokens_out / 1e6 * settings.price_bedrock_output_mtok_usd
     )
@@ -118,6 +136,7 @@ def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
         rekognition_images=billed,
         input_tokens=tokens_in,
         output_tokens=tokens_out,
+        comprehend_units=units,
         estimated_usd=round(usd, 6),
     )
 
@@ -141,6 +160,30 @@ def _text_on_picture(lines: list[TextLine], rendition: Rendition) -> list[TextLi
     if rendition.content is None:
         return lines
     return [replace(line, box=box_in_picture(line.box, rendition) if line.box else None) for line in lines]
+
+
+def _faces_on_picture(faces: list[Face], rendition: Rendition) -> list[Face]:
+    """A face found only on the padding is dropped."""
+    placed = ((face, box_in_picture(face.box, rendition)) for face in faces)
+    return [replace(face, box=box) for face, box in placed if box is not None]
+
+
+def _comprehension_call(
+    text: Future[tuple[Any, int]] | None, rt: Runtime
+) -> Callable[[], TextInsights] | str:
+    """Comprehend's call on the detected text, or why there is none (no call for empty or tiny text)."""
+    settings = rt.settings
+    if not settings.enable_comprehension:
+        return "switched off"
+    if text is None:
+        return "needs text detection (ENABLE_TEXT)"
+    if text.exception() is not None:
+        return "text detection failed"
+    document = document_text([line.text for line in text.result()[0]])
+    found = meaningful_chars(document)
+    if found < settings.comprehension_min_chars:
+        return f"too little text ({found} letters or digits; at least {settings.comprehension_min_chars})"
+    return lambda: rt.comprehend.understand(document, settings.comprehension_min_score, rt.executor)
 
 
 def _locate_call(prepared: PreparedImage, rt: Runtime, gps: Gps | None) -> Callable[[], Location]:

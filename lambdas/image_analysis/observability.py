@@ -36,7 +36,13 @@ def record_result(result: ImageResult, elapsed_ms: float) -> None:
             metrics.add_metric(
                 name=names.latency_metric(analysis), unit=MetricUnit.Milliseconds, value=outcome.latency_ms
             )
+    if result.analyses.faces:
+        metrics.add_metric(name=names.FACES_DETECTED, unit=MetricUnit.Count, value=len(result.analyses.faces))
+    if result.has_pii:
+        metrics.add_metric(name=names.IMAGES_WITH_PII, unit=MetricUnit.Count, value=1)
     cost = result.cost
+    if cost.comprehend_units:
+        metrics.add_metric(name=names.COMPREHEND_UNITS, unit=MetricUnit.Count, value=cost.comprehend_units)
     if cost.input_tokens or cost.output_tokens:
         metrics.add_metric(name=names.BEDROCK_INPUT_TOKENS, unit=MetricUnit.Count, value=cost.input_tokens)
         metrics.add_metric(name=names.BEDROCK_OUTPUT_TOKENS, unit=MetricUnit.Count, value=cost.output_tokens)
@@ -52,9 +58,15 @@ def record_result(result: ImageResult, elapsed_ms: float) -> None:
         failed_analyses=failed or None,
         reused_from=result.reused_from,
         flagged=result.flagged,
+        pii_types=_pii_types(result),  # the types of personal information shown, never the values
         cost_usd=cost.estimated_usd,
         elapsed_ms=round(elapsed_ms),
     )
+
+
+def _pii_types(result: ImageResult) -> list[str] | None:
+    insights = result.analyses.comprehension
+    return insights.pii_types if insights and insights.has_pii else None
 
 
 def count(metric: str) -> None:

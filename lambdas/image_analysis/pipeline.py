@@ -22,6 +22,7 @@ from .domain.models import Analyses, CachedAnalysis, ImageError, ImageInfo, Imag
 from .domain.records import label_index, record_from_result, result_keys_fit
 from .domain.states import FINAL_STATUSES, AnalysisStatus, EventOutcome, ImageStatus, Outcome
 from .imaging.prepare import Limits, prepare
+from .people import forget_faces, forget_quietly, index_people, recorded_face_ids
 from .removal import remove
 from .runtime import Runtime
 from .settings import Settings
@@ -130,6 +131,8 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
         return _rejected(base, exc, settings)
     sha = hashlib.sha256(data).hexdigest()
     base = replace(base, image=replace(info, sha256=sha))
+    # With people on, every key indexes its own faces: identical bytes are analysed again.
+    use_cache = use_cache and not settings.enable_people
     cached = rt.cache.lookup(sha, fingerprint) if use_cache else None
     if cached is not None:
         image = replace(base.image, format=cached.format, width=cached.width, height=cached.height)
@@ -141,10 +144,10 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
         prepared = prepare(data, _limits(settings))
     except ImageRejected as exc:
         return _rejected(base, exc, settings)
-    analyses = analyse(prepared, rt)
+    analyses = index_people(prepared, info.key, analyse(prepared, rt), rt)
     image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
     status = _status(analyses)
-    if status == ImageStatus.COMPLETE:
+    if status == ImageStatus.COMPLETE and not settings.enable_people:
         expires = int(rt.clock()) + settings.content_cache_days * 86400
         cache_entry = CachedAnalysis(analyses, image.format, image.width, image.height, source_key=info.key)
         rt.cache.store(sha, fingerprint, cache_entry, expires)
@@ -193,11 +196,21 @@ def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> 
             rt.layout.json_key(key): (_json(result), "application/json"),
             rt.layout.text_key(key): (render_text(result).encode(), "text/plain; charset=utf-8"),
         }
-    written = rt.s3.write_results(bucket, documents)
-    record = record_from_result(result, rt.layout, version_tag, rt.now_iso())
-    if rt.claims.finish(claim, record, label_index(result)):
-        return True
+    indexed = [face.face_id for face in result.analyses.people]
+    try:
+        written = rt.s3.write_results(bucket, documents)
+        record = record_from_result(result, rt.layout, version_tag, rt.now_iso())
+        if indexed:
+            rt.people.add_faces(key, result.analyses.people, rt.now_iso())
+        # The faces of this key's earlier analysis leave the collection before the new record stands.
+        forget_faces([f for f in recorded_face_ids(claim.previous) if f not in indexed], rt)
+        if rt.claims.finish(claim, record, label_index(result)):
+            return True
+    except (TransientError, ConfigurationError):
+        forget_quietly(indexed, rt)  # the retry indexes the faces again
+        raise
     rt.s3.undo_writes(bucket, written)
+    forget_faces(indexed, rt)
     return False
 
 

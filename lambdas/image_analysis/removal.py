@@ -13,6 +13,7 @@ from .domain.errors import ConfigurationError, TransientError
 from .domain.intake import S3Event
 from .domain.records import result_keys_fit
 from .domain.states import EventOutcome
+from .people import forget_faces, recorded_face_ids
 from .runtime import Runtime
 
 
@@ -31,6 +32,8 @@ def remove(event: S3Event, rt: Runtime) -> EventOutcome:
         if rt.s3.exists(event.bucket, event.key):  # re-uploaded before we held the key
             rt.claims.unlock_removal(lock)
             return EventOutcome.STALE_REMOVAL
+        # Faces first, while the lock holds: a crash after them leaves a record the retry deletes.
+        forget_faces(recorded_face_ids(rt.claims.get(event.key), plain=True), rt)
         if result_keys_fit(rt.layout, event.key):  # else it never had results in S3
             result_keys = [rt.layout.json_key(event.key), rt.layout.text_key(event.key)]
             rt.s3.delete_results(event.bucket, result_keys)

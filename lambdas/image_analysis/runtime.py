@@ -19,7 +19,10 @@ from botocore.config import Config
 
 from .adapters.bedrock import Bedrock
 from .adapters.claims import Claims
+from .adapters.comprehend import Comprehend
 from .adapters.content_cache import ContentCache
+from .adapters.faces import FaceCollection
+from .adapters.people import PeopleItems
 from .adapters.rekognition import Rekognition
 from .adapters.s3 import S3Store
 from .adapters.sqs import Sqs
@@ -39,9 +42,12 @@ class Runtime:
     cache: ContentCache  # earlier analyses of identical bytes (results table)
     bedrock: Bedrock
     rekognition: Rekognition
+    comprehend: Comprehend
+    people: PeopleItems  # which image each indexed face is in, and names (results table)
     sqs: Sqs  # to shorten a failed message's wait (batch.py's back-off)
     executor: Executor
     clock: Callable[[], float] = field(default=time.time)
+    collection: FaceCollection | None = None  # the people collection, while ENABLE_PEOPLE is on
 
     @property
     def layout(self) -> KeyLayout:
@@ -68,6 +74,9 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
     session = session or boto3.session.Session()
     storage = client_config(settings, read_timeout_s=30.0)
     dynamodb = session.client("dynamodb", config=storage)
+    rekognition = session.client(
+        "rekognition", config=client_config(settings, settings.rekognition_read_timeout_s)
+    )
     return Runtime(
         settings=settings,
         s3=S3Store(session.client("s3", config=storage)),
@@ -76,9 +85,14 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         bedrock=Bedrock(
             session.client("bedrock-runtime", config=client_config(settings, settings.bedrock_read_timeout_s))
         ),
-        rekognition=Rekognition(
-            session.client("rekognition", config=client_config(settings, settings.rekognition_read_timeout_s))
+        rekognition=Rekognition(rekognition),
+        comprehend=Comprehend(
+            session.client("comprehend", config=client_config(settings, settings.comprehend_read_timeout_s))
         ),
         sqs=Sqs(session.client("sqs", config=storage)),
         executor=ThreadPoolExecutor(max_workers=ANALYSIS_THREADS, thread_name_prefix="analysis"),
+        people=PeopleItems(dynamodb, settings.results_table),
+        collection=FaceCollection(rekognition, settings.people_collection)
+        if settings.enable_people
+        else None,
     )

@@ -75,6 +75,32 @@ class Settings:
         "Lowest confidence (%) for a moderation label (flags the image)",
     )
     rekognition_max_edge: int = knob(2048, "Long edge in pixels of the rendition sent to Rekognition")
+    # Faces (Rekognition DetectFaces on the Rekognition rendition; detection stores no biometric data)
+    enable_faces: bool = knob(
+        True, "Detect faces with Rekognition DetectFaces: box, age range, emotions, smile, eyes, glasses"
+    )
+    faces_min_confidence: float = knob(90.0, "Lowest confidence (%) for a detected face to be kept")
+    faces_emotion_min_confidence: float = knob(
+        50.0, "Lowest confidence (%) for an emotion to be kept on a face"
+    )
+    # People (face recognition): stores biometric data, so it is off unless switched on
+    enable_people: bool = knob(
+        False,
+        "Index faces into the stack's Rekognition collection so people can be named and found "
+        "(stores face feature vectors: biometric data, which may need consent)",
+    )
+    people_collection: str = field(
+        default="",
+        metadata={"doc": "Rekognition collection of the people analysis (the stack sets it; not a knob)"},
+    )
+    # Text understanding (Amazon Comprehend on the text Rekognition read)
+    enable_comprehension: bool = knob(
+        True, "Find the detected text's language, entities, key phrases and PII with Amazon Comprehend"
+    )
+    comprehension_min_chars: int = knob(
+        20, "Text with fewer letters and digits makes no Comprehend call (its language needs 20 characters)"
+    )
+    comprehension_min_score: float = knob(0.8, "Lowest Comprehend score (0-1) for an entity, phrase or PII")
     # Input limits
     max_image_bytes: int = knob(
         50 * 1024 * 1024,
@@ -94,6 +120,7 @@ class Settings:
     connect_timeout_s: float = knob(3.0, "Connect timeout in seconds for AWS calls")
     bedrock_read_timeout_s: float = knob(30.0, "Read timeout in seconds for a Bedrock call")
     rekognition_read_timeout_s: float = knob(10.0, "Read timeout in seconds for a Rekognition call")
+    comprehend_read_timeout_s: float = knob(5.0, "Read timeout in seconds for a Comprehend call")
     retry_delay_s: int = knob(
         10,
         "Seconds before a transiently failed image is retried; doubles with each receive (at most 15 min)",
@@ -119,6 +146,10 @@ class Settings:
     price_bedrock_output_mtok_usd: float = knob(
         15.0,
         "USD per million Bedrock output tokens, for the estimated-cost metric",
+    )
+    price_comprehend_unit_usd: float = knob(
+        0.0001,
+        "USD per Comprehend unit (100 characters, at least 3 per request), for the estimated-cost metric",
     )
 
     def __post_init__(self) -> None:
@@ -153,13 +184,18 @@ class Settings:
         bedrock = _worst_call_s(self, self.bedrock_read_timeout_s) if self.enable_location else 0.0
         rekognition = (
             _worst_call_s(self, self.rekognition_read_timeout_s)
-            if self.enable_labels or self.enable_text or self.enable_moderation
+            if self.enable_labels or self.enable_text or self.enable_moderation or self.enable_faces
             else 0.0
         )
+        if self.enable_comprehension and self.enable_text:
+            # Comprehend reads the detected text: after it, the language, then three calls at once.
+            rekognition += 2 * _worst_call_s(self, self.comprehend_read_timeout_s)
         if self.enable_location and self.skip_location_if_flagged and self.enable_moderation:
             ai = rekognition + bedrock
         else:
             ai = max(bedrock, rekognition)
+        if self.enable_people:  # then IndexFaces, and the faces of an earlier analysis leave
+            ai += 2 * _worst_call_s(self, self.rekognition_read_timeout_s)
         return ai + STORAGE_ALLOWANCE_S
 
 
@@ -216,6 +252,8 @@ def _validate(s: Settings) -> None:
         )
     checks: list[tuple[str, bool, str]] = [
         ("labels_max", 1 <= s.labels_max <= 50, "between 1 and 50"),
+        ("comprehension_min_chars", s.comprehension_min_chars >= 1, "at least 1"),
+        ("comprehension_min_score", 0.0 <= s.comprehension_min_score <= 1.0, "between 0 and 1"),
         (
             "bedrock_max_edge",
             200 <= s.bedrock_max_edge <= 1568,
@@ -234,12 +272,20 @@ def _validate(s: Settings) -> None:
         ("claim_timeout_s", s.claim_timeout_s >= 30, "at least 30 seconds"),
         ("retry_delay_s", 1 <= s.retry_delay_s <= 900, "between 1 and 900 seconds"),
     ]
-    for key in ("labels_min_confidence", "text_min_confidence", "moderation_min_confidence"):
+    for key in (
+        "labels_min_confidence",
+        "text_min_confidence",
+        "moderation_min_confidence",
+        "faces_min_confidence",
+        "faces_emotion_min_confidence",
+    ):
         checks.append((key, 0.0 <= getattr(s, key) <= 100.0, "between 0 and 100"))
     for key, ok, expectation in checks:
         if not ok:
             raise SettingsError(f"{env_name(key)}={getattr(s, key)!r} must be {expectation}")
     if not s.results_table:
         raise SettingsError("RESULTS_TABLE must not be empty")
+    if s.enable_people and not s.people_collection:
+        raise SettingsError("ENABLE_PEOPLE needs PEOPLE_COLLECTION (the stack's Rekognition collection)")
     if not s.bedrock_model_id:
         raise SettingsError("BEDROCK_MODEL_ID must not be empty")

@@ -33,7 +33,7 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.slow
 
-AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels")
+AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
 
 # relative path -> (bytes, the format Pillow reports for it): every accepted format, awkward keys.
 MIXED_FOLDER: dict[str, tuple[bytes, str]] = {

@@ -151,11 +151,18 @@ def test_timeout_must_cover_the_worst_case_of_one_image() -> None:
         ({"timeout_s": 120}, True),
         # Bedrock waits for moderation: the two worst cases add up (154 s)
         ({"timeout_s": 120, "skip_location_if_flagged": True}, False),
-        ({"timeout_s": 160, "skip_location_if_flagged": True}, True),
+        ({"timeout_s": 160, "skip_location_if_flagged": True, "enable_comprehension": False}, True),
+        # and after Comprehend, which the gate waits for too (2 x 27 s more)
+        ({"timeout_s": 208, "skip_location_if_flagged": True}, True),
+        ({"timeout_s": 207, "skip_location_if_flagged": True}, False),
         ({"timeout_s": 45, "max_attempts": 1}, True),  # one attempt: 3 + 30 + 10 s
         ({"timeout_s": 120, "bedrock_read_timeout_s": 40}, False),
-        ({"timeout_s": 55, "enable_location": False}, True),  # Rekognition only: 3 x (3 + 10) + 3 + 10 s
-        ({"timeout_s": 50, "enable_location": False}, False),
+        # Rekognition only: 3 x (3 + 10) + 3 + 10 s
+        ({"timeout_s": 55, "enable_location": False, "enable_comprehension": False}, True),
+        ({"timeout_s": 50, "enable_location": False, "enable_comprehension": False}, False),
+        # then Comprehend on the text: the language, then three calls at once, 2 x (3 x (3 + 5) + 3) s
+        ({"timeout_s": 106, "enable_location": False}, True),
+        ({"timeout_s": 105, "enable_location": False}, False),
     ],
 )
 def test_timeout_check_follows_the_settings_that_make_the_worst_case(

@@ -30,6 +30,7 @@ EXPECTED = {
     ("Processing/Function", "AwsSolutions-L1"),
     ("Processing/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"),
     ("Processing/RekognitionPolicy", "AwsSolutions-IAM5[Resource::*]"),
+    ("Processing/ComprehendPolicy", "AwsSolutions-IAM5[Resource::*]"),
     ("Processing/S3Policy", "AwsSolutions-IAM5[Resource::<Bucket.Arn>/images/*]"),
     ("Processing/S3Policy", "AwsSolutions-IAM5[Resource::<Bucket.Arn>/results/*]"),
     (

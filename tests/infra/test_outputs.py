@@ -31,7 +31,7 @@ def test_stack_name_and_output_keys_are_stable() -> None:
         "DashboardUrl",
         "AlarmTopicArn",
     )
-    assert set(outputs.DESCRIPTIONS) == set(KEYS)
+    assert set(outputs.DESCRIPTIONS) == {*KEYS, outputs.PEOPLE_COLLECTION_ID}  # that one with people on
 
 
 def test_every_output_is_in_the_template_with_its_description(default: Synth) -> None:

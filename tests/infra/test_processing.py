@@ -110,7 +110,18 @@ def test_role_has_exactly_these_permissions(default: Synth, ids: dict[str, str])
             no_condition,
         ),
         (
-            ("rekognition:DetectLabels", "rekognition:DetectModerationLabels", "rekognition:DetectText"),
+            tuple(
+                f"rekognition:{a}"
+                for a in ("DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText")
+            ),
+            ("*",),
+            no_condition,
+        ),
+        (
+            tuple(
+                f"comprehend:{a}"
+                for a in ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
+            ),
             ("*",),
             no_condition,
         ),
@@ -171,7 +182,7 @@ def test_only_services_without_resource_permissions_get_resource_star(
     default: Synth, ids: dict[str, str]
 ) -> None:
     star = {actions for actions, resources, _ in role_statements(default, ids["role"]) if "*" in resources}
-    assert {a.split(":")[0] for actions in star for a in actions} == {"rekognition", "xray"}
+    assert {a.split(":")[0] for actions in star for a in actions} == {"comprehend", "rekognition", "xray"}
 
 
 def test_the_function_is_created_after_its_permissions(default: Synth, ids: dict[str, str]) -> None:

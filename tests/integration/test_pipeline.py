@@ -71,11 +71,13 @@ def test_an_image_becomes_json_text_and_a_queryable_record(
     outcome, result = handle_event(upload("images/trip/eiffel.jpg", data), runtime)
     # Then every analysis ran once, on this image
     assert outcome == ImageStatus.COMPLETE and result is not None
-    assert sorted(ai_calls(double)) == ["Converse", "DetectLabels", "DetectModerationLabels", "DetectText"]
+    assert sorted(ai_calls(double)) == [
+        "Converse", "DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText"
+    ]  # fmt: skip
     assert {c["images"][0]["fingerprint"] for c in double.calls} == {fingerprint(data)}
     # and the JSON document is the versioned model, with GPS reverse-geocoded offline
     document = read_json(stack, "images/trip/eiffel.jpg")
-    assert document["schema_version"] == 1 and document["status"] == "complete"
+    assert document["schema_version"] == 2 and document["status"] == "complete"
     assert document["analyses"]["gps"]["place"]["country"] == "France"
     assert document["analyses"]["location"]["input_tokens"] > 0
     assert document["image"]["width"] == 1600 and document["image"]["sha256"]
@@ -118,8 +120,8 @@ def test_the_cost_estimate_comes_from_recorded_usage_and_configured_prices(
     )
     _, result = handle_event(upload("images/a.jpg", jpeg()), runtime)
     assert result is not None
-    assert result.cost.rekognition_images == 3
-    assert result.cost.estimated_usd == pytest.approx(3 * 0.5 + result.cost.input_tokens)
+    assert result.cost.rekognition_images == 4  # labels, text, moderation, faces
+    assert result.cost.estimated_usd == pytest.approx(4 * 0.5 + result.cost.input_tokens)
 
 
 def test_a_duplicate_delivery_makes_no_ai_calls(
@@ -200,7 +202,9 @@ def test_a_tiny_photo_is_analysed_in_full_and_says_its_rendition_was_enlarged(
     outcome, result = handle_event(upload(key, tiny(fmt, gps)), runtime)
     # Then every analysis ran and succeeded on it
     assert outcome == ImageStatus.COMPLETE and result is not None, result
-    assert sorted(ai_calls(double)) == ["Converse", "DetectLabels", "DetectModerationLabels", "DetectText"]
+    assert sorted(ai_calls(double)) == [
+        "Converse", "DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText"
+    ]  # fmt: skip
     rekognition_sizes = {
         (i["width"], i["height"]) for c in double.calls for i in c["images"] if c["operation"] != "Converse"
     }
@@ -411,4 +415,4 @@ def test_switched_off_analyses_are_recorded_as_skipped(
     _, result = handle_event(upload("images/s.jpg", jpeg()), runtime)
     assert result is not None and result.status == ImageStatus.COMPLETE
     assert result.analyses.outcomes["location"].status == "skipped"
-    assert sorted(ai_calls(double)) == ["DetectLabels", "DetectModerationLabels"]
+    assert sorted(ai_calls(double)) == ["DetectFaces", "DetectLabels", "DetectModerationLabels"]

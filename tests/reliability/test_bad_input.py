@@ -44,7 +44,7 @@ CONTEXT: dict[str, Any] = {
 }
 PARIS = (48.8584, 2.2945)
 DEADLINE_S = 150.0  # a safety net for a stuck pipeline, not a speed requirement
-AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels")
+AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
 
 
 @dataclass(frozen=True)
@@ -512,7 +512,9 @@ def test_failed_inputs_cost_no_ai_call_and_awkward_ones_exactly_one_each(run: Ru
             assert calls_for(run.calls, "DetectLabels", kind.data) == [], kind.name
     # Every call is accounted for by a complete input (or a good image): none for a failed one.
     expected = len(AI_OPERATIONS) * (len(complete) + len(run.good))
-    assert len(run.calls) == expected, f"{len(run.calls)} AI calls for {expected // 4} analysable images"
+    assert len(run.calls) == expected, (
+        f"{len(run.calls)} AI calls for {expected // len(AI_OPERATIONS)} analysable images"
+    )
 
 
 def test_awkward_inputs_keep_their_notes_and_results_fit_s3(run: Run) -> None:

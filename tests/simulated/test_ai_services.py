@@ -296,7 +296,7 @@ def test_rekognition_rejects_s3_objects_and_undecodable_bytes(rekognition: Any) 
 
 def test_unemulated_operation_is_reported_as_unknown(rekognition: Any) -> None:
     assert (
-        client_error(lambda: rekognition.detect_faces(Image={"Bytes": BLUE_SCENE}))[0]
+        client_error(lambda: rekognition.recognize_celebrities(Image={"Bytes": BLUE_SCENE}))[0]
         == "UnknownOperationException"
     )
 

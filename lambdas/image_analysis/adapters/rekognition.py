@@ -1,4 +1,4 @@
-"""Amazon Rekognition adapter: labels, text lines and moderation for one JPEG rendition."""
+"""Amazon Rekognition adapter: labels, text lines, moderation and faces for one JPEG rendition."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.faces import Emotion, Face
 from ..domain.models import Box, Label, Moderation, ModerationLabel, TextLine
 from .errors import translate
 
@@ -34,7 +35,9 @@ class Rekognition:
                 confidence=round(float(item["Confidence"]), 2),
                 parents=[p["Name"] for p in item.get("Parents", [])],
                 categories=[c["Name"] for c in item.get("Categories", [])],
-                instances=[_box(i["BoundingBox"]) for i in item.get("Instances", []) if "BoundingBox" in i],
+                instances=[
+                    box_from_wire(i["BoundingBox"]) for i in item.get("Instances", []) if "BoundingBox" in i
+                ],
             )
             for item in response.get("Labels", [])
         ]
@@ -46,7 +49,7 @@ class Rekognition:
             TextLine(
                 text=item["DetectedText"],
                 confidence=round(float(item["Confidence"]), 2),
-                box=_box(item["Geometry"]["BoundingBox"]) if "Geometry" in item else None,
+                box=box_from_wire(item["Geometry"]["BoundingBox"]) if "Geometry" in item else None,
             )
             for item in response.get("TextDetections", [])
             if item.get("Type") == "LINE" and float(item.get("Confidence", 0)) >= min_confidence
@@ -69,6 +72,51 @@ class Rekognition:
         ]
         return Moderation(flagged=bool(labels), labels=labels)
 
+    def detect_faces(self, image: bytes, min_confidence: float, emotion_min_confidence: float) -> list[Face]:
+        """Faces, largest first, with the attributes asked for by name: never GENDER, and the landmarks
+        and pose that come with DEFAULT are not kept (detection stores no biometric data)."""
+        response = _call(
+            self.client.detect_faces, "DetectFaces", Image={"Bytes": image}, Attributes=list(FACE_ATTRIBUTES)
+        )
+        details = [
+            d for d in response.get("FaceDetails", []) if float(d.get("Confidence", 0)) >= min_confidence
+        ]
+        return [_face(detail, emotion_min_confidence) for detail in details]
+
+
+# DEFAULT brings the box, confidence and quality; the rest are the attributes the result keeps.
+FACE_ATTRIBUTES = ("DEFAULT", "AGE_RANGE", "EMOTIONS", "SMILE", "EYES_OPEN", "EYEGLASSES", "SUNGLASSES")
+
+
+def _face(detail: Mapping[str, Any], emotion_min_confidence: float) -> Face:
+    age, quality = detail.get("AgeRange") or {}, detail.get("Quality") or {}
+    emotions = sorted(
+        (e for e in detail.get("Emotions", []) if float(e.get("Confidence", 0)) >= emotion_min_confidence),
+        key=lambda e: -float(e["Confidence"]),
+    )
+    return Face(
+        box=box_from_wire(detail.get("BoundingBox") or {}),
+        confidence=round(float(detail.get("Confidence", 0)), 2),
+        age_low=age.get("Low"),
+        age_high=age.get("High"),
+        emotions=[Emotion(str(e["Type"]), round(float(e["Confidence"]), 2)) for e in emotions],
+        smile=_flag(detail, "Smile"),
+        eyes_open=_flag(detail, "EyesOpen"),
+        eyeglasses=_flag(detail, "Eyeglasses"),
+        sunglasses=_flag(detail, "Sunglasses"),
+        brightness=_rounded(quality.get("Brightness")),
+        sharpness=_rounded(quality.get("Sharpness")),
+    )
+
+
+def _flag(detail: Mapping[str, Any], name: str) -> bool | None:
+    value = (detail.get(name) or {}).get("Value")
+    return None if value is None else bool(value)
+
+
+def _rounded(value: Any) -> float | None:
+    return None if value is None else round(float(value), 2)
+
 
 def _call(method: Callable[..., Any], operation: str, **params: Any) -> dict[str, Any]:
     try:
@@ -77,7 +125,7 @@ def _call(method: Callable[..., Any], operation: str, **params: Any) -> dict[str
         raise translate(exc, f"Rekognition {operation}") from exc
 
 
-def _box(raw: Mapping[str, Any]) -> Box:
+def box_from_wire(raw: Mapping[str, Any]) -> Box:
     return Box(
         left=round(float(raw.get("Left", 0.0)), 4),
         top=round(float(raw.get("Top", 0.0)), 4),

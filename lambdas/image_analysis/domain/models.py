@@ -10,19 +10,14 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from .boxes import Box as Box
+from .faces import Face, IndexedFace, describe_face, face_from_dict, indexed_face_from_dict
+from .language import TextInsights, insights_from_dict
 from .states import AnalysisStatus, ImageStatus
 
-SCHEMA_VERSION = 1  # version of the result document and table records (bump on breaking change)
-
-
-@dataclass(frozen=True)
-class Box:
-    """A bounding box as ratios of the image's width and height (Rekognition's convention)."""
-
-    left: float
-    top: float
-    width: float
-    height: float
+# Version of the result document and table records (bump on breaking change). 2: faces, text
+# understanding (language, entities, key phrases, PII types) and people (see docs/architecture.md).
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -125,6 +120,7 @@ class Cost:
     input_tokens: int = 0
     output_tokens: int = 0
     estimated_usd: float = 0.0
+    comprehend_units: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +133,9 @@ class Analyses:
     text: list[TextLine] = field(default_factory=list)
     moderation: Moderation | None = None
     outcomes: dict[str, AnalysisOutcome] = field(default_factory=dict)
+    faces: list[Face] = field(default_factory=list)
+    comprehension: TextInsights | None = None  # Comprehend on the detected text
+    people: list[IndexedFace] = field(default_factory=list)  # faces indexed into the collection
 
 
 @dataclass(frozen=True)
@@ -174,6 +173,10 @@ class ImageResult:
     @property
     def flagged(self) -> bool:
         return bool(self.analyses.moderation and self.analyses.moderation.flagged)
+
+    @property
+    def has_pii(self) -> bool:
+        return bool(self.analyses.comprehension and self.analyses.comprehension.has_pii)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self, dict_factory=_plain_dict)
@@ -242,6 +245,9 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
             name: AnalysisOutcome(**(o | {"status": AnalysisStatus(o["status"])}))
             for name, o in (data.get("outcomes") or {}).items()
         },
+        faces=[face_from_dict(face) for face in data.get("faces", [])],
+        comprehension=insights_from_dict(data["comprehension"]) if data.get("comprehension") else None,
+        people=[indexed_face_from_dict(face) for face in data.get("people", [])],
     )
 
 
@@ -258,6 +264,13 @@ def render_text(result: ImageResult) -> str:
     if analyses.text:
         lines.append("Text:")
         lines.extend(f"  {t.text}" for t in analyses.text)
+    if analyses.faces:
+        lines.append(f"Faces: {len(analyses.faces)}")
+        lines.extend(f"  {describe_face(face)}" for face in analyses.faces)
+    if analyses.comprehension:
+        lines.extend(_understanding_lines(analyses.comprehension))
+    if analyses.people:
+        lines.append(f"People: {len(analyses.people)} face(s) indexed for `imgpipe people`")
     if analyses.moderation:
         mod = analyses.moderation
         names = ", ".join(m.name for m in mod.labels)
@@ -268,6 +281,17 @@ def render_text(result: ImageResult) -> str:
     if result.reused_from:
         lines.append(f"Same bytes as {result.reused_from}; its analysis was reused.")
     return "\n".join(lines) + "\n"
+
+
+def _understanding_lines(insights: TextInsights) -> list[str]:
+    lines = [f"Language: {insights.language or 'unknown'}"]
+    if insights.entities:
+        lines.append("Entities: " + ", ".join(f"{e.text} ({e.type})" for e in insights.entities))
+    if insights.key_phrases:
+        lines.append("Key phrases: " + ", ".join(insights.key_phrases))
+    if insights.has_pii:
+        lines.append("Personal information: " + ", ".join(insights.pii_types))
+    return lines
 
 
 def _headline(result: ImageResult) -> str:

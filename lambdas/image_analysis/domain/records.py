@@ -8,6 +8,7 @@ from . import table as t
 from .errors import ImageRejected
 from .keys import KeyLayout
 from .models import ImageResult
+from .states import AnalysisStatus
 
 MAX_LABEL_ITEMS = 40  # label + parent names indexed per image; keeps the final transaction < 100 items
 MAX_TEXT_CHARS = 2000
@@ -43,6 +44,11 @@ def record_from_result(
         "text_lc": text.lower() or None,
         "flagged": result.flagged,
         "moderation": [m.name for m in a.moderation.labels] if a.moderation else [],
+        "face_count": len(a.faces) if _ran(result, "faces") else None,  # unknown unless detection ran
+        "language": a.comprehension.language if a.comprehension else None,
+        "has_pii": result.has_pii,
+        "pii_types": a.comprehension.pii_types if a.comprehension else [],  # types, never the values
+        "face_ids": [face.face_id for face in a.people],  # in the people collection (removal deletes)
         "error_code": result.error.code if result.error else None,
         "error_message": result.error.message if result.error else None,
         "reused_from": result.reused_from,
@@ -57,7 +63,15 @@ def record_from_result(
     if result.flagged:  # sparse index: only flagged images appear in it
         record[t.FLAGGED.partition_key] = t.FLAGGED_PK
         record[t.FLAGGED.sort_key] = t.time_sort_key(updated_at, key)
+    if result.has_pii:  # sparse index: only images showing personal information appear in it
+        record[t.PII.partition_key] = t.PII_PK
+        record[t.PII.sort_key] = t.time_sort_key(updated_at, key)
     return record
+
+
+def _ran(result: ImageResult, analysis: str) -> bool:
+    outcome = result.analyses.outcomes.get(analysis)
+    return outcome is not None and outcome.status == AnalysisStatus.OK
 
 
 def result_keys_fit(layout: KeyLayout, image_key: str) -> bool:

@@ -10,7 +10,10 @@ One table, items keyed for the analysts' access patterns (each a Query, never a 
 | images by status, newest first     | Query    index by-status, gsi2pk=STATUS#<s>, gsi2sk=<time>  |
 | images by status in a date range   | same, gsi2sk BETWEEN <from> AND <to>                        |
 | flagged images, newest first       | Query    index flagged, gsi3pk=FLAGGED (sparse)             |
+| images showing PII, newest first   | Query    index pii, gsi4pk=PII (sparse)                     |
 | earlier analysis of identical bytes| GetItem  pk=CONTENT#<sha256>#<settings fingerprint>, sk=CACHE |
+| the image (and name) of a face     | GetItem  pk=FACE#<face id>, sk=FACE (people, when switched on) |
+| the faces named after a person     | Query    pk=PERSON#<name, lower-cased>                      |
 
 Label items (sk=LABEL#<l>) are written with the result in one transaction, so a label query never
 sees a half-written image. Cache items expire through TTL (`expires_at`). A record's statuses are
@@ -38,7 +41,8 @@ class Index:
 BY_LABEL = Index("by-label", "gsi1pk", "gsi1sk")
 BY_STATUS = Index("by-status", "gsi2pk", "gsi2sk")
 FLAGGED = Index("flagged", "gsi3pk", "gsi3sk")
-INDEXES = (BY_LABEL, BY_STATUS, FLAGGED)
+PII = Index("pii", "gsi4pk", "gsi4sk")  # images whose text shows personal information (types only)
+INDEXES = (BY_LABEL, BY_STATUS, FLAGGED, PII)
 
 
 def create_table_request(name: str) -> dict[str, Any]:
@@ -69,6 +73,7 @@ MAX_SORT_KEY_BYTES = 1024  # DynamoDB's limit for a sort key value (UTF-8), inde
 RESULT_SK = "RESULT"
 CACHE_SK = "CACHE"
 FLAGGED_PK = "FLAGGED"
+PII_PK = "PII"
 
 
 def image_pk(image_key: str) -> str:
@@ -89,6 +94,21 @@ def status_pk(status: str) -> str:
 
 def content_pk(sha256: str, fingerprint: str) -> str:
     return f"CONTENT#{sha256}#{fingerprint}"
+
+
+FACE_SK = "FACE"
+
+
+def face_pk(face_id: str) -> str:
+    return f"FACE#{face_id}"
+
+
+def person_pk(name: str) -> str:
+    return f"PERSON#{normalise_label(name)}"
+
+
+def person_sk(face_id: str) -> str:
+    return f"FACE#{face_id}"
 
 
 def normalise_label(label: str) -> str:

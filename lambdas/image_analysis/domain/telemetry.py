@@ -16,8 +16,11 @@ IMAGE_LATENCY = "ImageLatency"
 BEDROCK_INPUT_TOKENS = "BedrockInputTokens"
 BEDROCK_OUTPUT_TOKENS = "BedrockOutputTokens"
 ESTIMATED_COST = "EstimatedCostUSD"
+FACES_DETECTED = "FacesDetected"  # a count of faces, never who they are
+IMAGES_WITH_PII = "ImagesWithPii"  # a count of images; never a type or value of what they show
+COMPREHEND_UNITS = "ComprehendUnits"
 
-ANALYSES = ("location", "labels", "text", "moderation")
+ANALYSES = ("location", "labels", "text", "moderation", "faces", "comprehension", "people")
 
 
 def latency_metric(analysis: str) -> str:
