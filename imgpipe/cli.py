@@ -78,6 +78,7 @@ def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
         state_dir=args.state_dir,
         workers=args.workers,
         use_aws_ai=args.aws_ai,
+        simulated_ai=args.simulated_ai,
         reset=args.reset,
         retry_delay=args.retry_delay,
         timeout_s=args.timeout,

@@ -23,8 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from string import Template
 
-from image_analysis.domain.models import Box, ImageResult, ModerationLabel, Place
-from image_analysis.domain.states import FINAL_STATUSES, AnalysisStatus
+from image_analysis.domain.models import (
+    SIMULATED_NOTICE,
+    Box,
+    ImageResult,
+    ModerationLabel,
+    Place,
+    not_analysed,
+)
+from image_analysis.domain.states import FINAL_STATUSES, AnalysisStatus, ImageStatus
 from PIL import Image, ImageOps
 
 TOP_LABELS = 10  # most common labels listed at the top
@@ -96,6 +103,7 @@ class Summary:
     statuses: Counter[str]
     flagged: int
     label_images: Counter[str]  # label name -> number of images showing it
+    simulated: int  # images the simulated AI services answered for
 
     @classmethod
     def of(cls, results: list[ImageResult]) -> Summary:
@@ -107,7 +115,13 @@ class Summary:
             statuses=Counter(result.status for result in results),
             flagged=sum(1 for result in results if result.flagged),
             label_images=labels,
+            simulated=sum(1 for result in results if result.simulated),
         )
+
+    def simulated_notice(self) -> str | None:
+        if not self.simulated:
+            return None
+        return f"{self.simulated} of {self.images} image(s): {SIMULATED_NOTICE}"
 
     @property
     def distinct_labels(self) -> int:
@@ -154,10 +168,18 @@ def status_detail(result: ImageResult) -> str | None:
     return "; ".join(failed) or None
 
 
+def empty_answer(result: ImageResult, name: str) -> str:
+    """What an analysis without an answer means: it ran and found nothing, or it never ran (and why)."""
+    if result.status == ImageStatus.FAILED:
+        return "not analysed (image refused)"
+    why = not_analysed(result.analyses.outcomes.get(name))
+    return f"not analysed ({why})" if why else "none found"
+
+
 def moderation_text(result: ImageResult) -> str:
     moderation = result.analyses.moderation
     if moderation is None:
-        return "not checked"
+        return empty_answer(result, "moderation")
     if not moderation.flagged:
         return "clean"
     names = ", ".join(_moderation_label(item) for item in moderation.labels)
@@ -186,8 +208,10 @@ def md_escape(text: str) -> str:
 
 
 def render_markdown(results: list[ImageResult], summary: Summary, *, title: str, generated_at: str) -> str:
+    notice = summary.simulated_notice()
     parts = [
         f"# {md_escape(title)}\n\nGenerated {md_escape(generated_at)}.",
+        *([f"> **{md_escape(notice)}**"] if notice else []),
         _md_totals(summary),
         _md_top_labels(summary),
         "## Images",
@@ -224,11 +248,17 @@ def _md_image(index: int, result: ImageResult) -> str:
         f"### {index}. {md_escape(result.image.key)}",
         "",
         f"- **Status:** {result.status}" + (f" — {md_escape(detail)}" if detail else ""),
-        f"- **Location:** {md_escape(location_text(result) or 'unknown')}",
-        "- **Labels:** " + (", ".join(f"{md_escape(n)} ({c:.1f}%)" for n, c in labels) or "none"),
+        *(
+            ["- **Answers:** SIMULATED (imgpipe's simulated AI services, not Bedrock or Rekognition)"]
+            if result.simulated
+            else []
+        ),
+        f"- **Location:** {md_escape(location_text(result) or empty_answer(result, 'location'))}",
+        "- **Labels:** "
+        + (", ".join(f"{md_escape(n)} ({c:.1f}%)" for n, c in labels) or empty_answer(result, "labels")),
     ]
     text = result.analyses.text
-    lines.append("- **Text:**" + ("" if text else " none"))
+    lines.append("- **Text:**" + ("" if text else f" {empty_answer(result, 'text')}"))
     lines.extend(f"  - {md_escape(line.text)}" for line in text)
     lines.append(f"- **Moderation:** {md_escape(moderation_text(result))}")
     if result.reused_from:
@@ -271,6 +301,11 @@ def _html_header(summary: Summary, title: str, generated_at: str) -> str:
         [
             f'<div class="title"><h1>{esc(title)}</h1>'
             f'<p class="meta">Generated {esc(generated_at)}</p></div>',
+            *(
+                [f'<p class="simulated-notice" role="note">{esc(n)}</p>']
+                if (n := summary.simulated_notice())
+                else []
+            ),
             _html_totals(summary),
             _html_common_labels(summary),
             _html_filters(summary),
@@ -406,13 +441,14 @@ def _position(left: float, top: float, width: float, height: float) -> str:
 def _html_badges(result: ImageResult) -> str:
     moderation = result.analyses.moderation
     if moderation is None:
-        verdict = '<span class="badge unchecked">Not moderated</span>'
+        verdict = '<span class="badge unchecked">Not moderated</span>'  # why: in the details
     elif moderation.flagged:
         verdict = '<span class="badge flagged">Flagged</span>'
     else:
         verdict = '<span class="badge clean">Clean</span>'
     status = f'<span class="badge status-{esc(result.status)}">{esc(result.status.capitalize())}</span>'
-    return f'<div class="badges">{status}{verdict}</div>'
+    simulated = '<span class="badge simulated">SIMULATED</span>' if result.simulated else ""
+    return f'<div class="badges">{status}{verdict}{simulated}</div>'
 
 
 def _html_details(result: ImageResult) -> str:
@@ -421,9 +457,11 @@ def _html_details(result: ImageResult) -> str:
     if detail:
         rows.append(_row("Problem", f'<span class="problem">{esc(detail)}</span>'))
     location = location_text(result)
-    rows.append(_row("Location", esc(location) if location else '<span class="none">unknown</span>'))
+    missing = f'<span class="none">{esc(empty_answer(result, "location"))}</span>'
+    rows.append(_row("Location", esc(location) if location else missing))
     rows.append(_row("Labels", _html_labels(result)))
-    rows.append(_row("Text", _html_list((f"<q>{esc(t.text)}</q>" for t in result.analyses.text), "text")))
+    lines = (f"<q>{esc(t.text)}</q>" for t in result.analyses.text)
+    rows.append(_row("Text", _html_list(lines, "text", empty_answer(result, "text"))))
     rows.append(_row("Moderation", esc(moderation_text(result))))
     if result.reused_from:
         rows.append(_row("Reused", f"same bytes as {esc(result.reused_from)}"))
@@ -441,12 +479,12 @@ def _html_labels(result: ImageResult) -> str:
         f'<span class="pct">{conf:.1f}%</span>'
         for name, conf in _labels_by_confidence(result)
     )
-    return _html_list(items, "labels")
+    return _html_list(items, "labels", empty_answer(result, "labels"))
 
 
-def _html_list(items_html: Iterable[str], kind: str) -> str:
+def _html_list(items_html: Iterable[str], kind: str, empty: str) -> str:
     items = "".join(f"<li>{item}</li>" for item in items_html)
-    return f'<ul class="{kind}">{items}</ul>' if items else '<span class="none">none</span>'
+    return f'<ul class="{kind}">{items}</ul>' if items else f'<span class="none">{esc(empty)}</span>'
 
 
 # --------------------------------------------------------------------------- page template, CSS, JS
@@ -540,6 +578,9 @@ body.no-boxes .box {{ display: none; }}
 .badge.status-failed {{ background: #fde3e1; color: #a3161a; }}
 .badge.flagged {{ background: #b3261e; color: #fff; }}
 .badge.unchecked {{ background: #eceff3; color: var(--muted); }}
+.badge.simulated {{ background: #5b2a86; color: #fff; letter-spacing: .04em; }}
+.simulated-notice {{ margin: 12px 0 0; padding: 8px 12px; border-radius: 6px; background: #f1e8fa;
+  border: 1px solid #5b2a86; color: #3d1a5c; font-weight: 600; }}
 .details {{ display: grid; grid-template-columns: 84px 1fr; gap: 6px 10px; margin: 0; }}
 .details dt {{ color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
   padding-top: 2px; }}

@@ -132,11 +132,18 @@ def add_pipeline_options(parser: Any) -> None:
         type=int,
         help="concurrent Lambda workers (default: the stack's maximum concurrency, at most 4)",
     )
-    parser.add_argument(
+    ai = parser.add_mutually_exclusive_group()
+    ai.add_argument(
         "--aws-ai",
         action="store_true",
         help="call Amazon Bedrock and Rekognition for real (needs AWS credentials); "
-        "without it they are recorded as skipped",
+        "without it or --simulated-ai they are not called and recorded as skipped",
+    )
+    ai.add_argument(
+        "--simulated-ai",
+        action="store_true",
+        help="let imgpipe's simulated AI services answer instead (labels, text and boxes computed from "
+        "pixel colours, no AWS account): every such result is marked SIMULATED",
     )
     parser.add_argument(
         "--retry-delay",
@@ -157,6 +164,10 @@ def add_pipeline_options(parser: Any) -> None:
     )
 
 
+def simulated(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "simulated_ai", False))
+
+
 def parse_context(items: list[str]) -> dict[str, Any]:
     context: dict[str, Any] = {}
     for item in items:
@@ -175,8 +186,11 @@ def open_target(
     """The target the arguments name. Locally, `saves` writes the snapshot back when the command
     returns normally (moto keeps state in memory), and `creates` allows a state dir with no stack yet."""
     if args.stack:
-        if getattr(args, "context", None) or getattr(args, "aws_ai", False):
-            raise TargetError("--context and --aws-ai apply to the local stack; a deployed stack has its own")
+        if getattr(args, "context", None) or getattr(args, "aws_ai", False) or simulated(args):
+            raise TargetError(
+                "--context, --aws-ai and --simulated-ai apply to the local stack; a deployed stack has "
+                "its own configuration and calls Bedrock and Rekognition"
+            )
         yield deployed(args.stack, args.region, args.profile)
         return
     with _local(args, status, creates=creates, saves=saves) as target:
@@ -231,7 +245,7 @@ def _clients(session: boto3.session.Session, endpoint_url: str | None = None) ->
 @contextmanager
 def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: bool) -> Iterator[Target]:
     from .local import emulator
-    from .local.runner import LocalOptions, function_environment
+    from .local.runner import SIMULATED_BANNER, LocalOptions, function_environment, simulated_ai_services
     from .local.stackspec import LOCAL_REGION, StackSpec
     from .local.synth import last_context, synthesize
 
@@ -250,6 +264,7 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
         state_dir=state_dir,
         workers=getattr(args, "workers", None),
         use_aws_ai=use_aws_ai,
+        simulated_ai=simulated(args),
         retry_delay=getattr(args, "retry_delay", 2),
         timeout_s=getattr(args, "timeout", 900.0),
         # Commands that only read reuse the stack the snapshot was made with.
@@ -258,12 +273,17 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
         else last_context(state_dir / "cdk.out"),
     )
     status.print(f"Local stack in {state_dir}/ (emulated S3, SQS and DynamoDB).", highlight=False)
+    if options.simulated_ai:
+        status.print(SIMULATED_BANNER, highlight=False)
     spec = StackSpec.load(synthesize(state_dir / "cdk.out", options.context))
-    with emulator.running_stack(spec, snapshot) as stack:
+    with (
+        emulator.running_stack(spec, snapshot) as stack,
+        simulated_ai_services(options.simulated_ai) as ai_endpoints,
+    ):
         # Configuring the notifications queued an s3:TestEvent (as S3 does); the queues are otherwise
         # empty when a run starts (their contents are not part of the snapshot), so nothing else goes.
         stack.sqs.purge_queue(QueueUrl=stack.queue_url)
-        environment = function_environment(spec, stack, use_aws_ai)
+        environment = function_environment(spec, stack, use_aws_ai, ai_endpoints)
         settings = Settings.from_env(environment)
         yield Target(
             name=f"local stack in {state_dir}/",

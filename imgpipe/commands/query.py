@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,16 +20,19 @@ from itertools import islice
 from typing import Any
 
 from image_analysis.domain import table as t
-from image_analysis.domain.states import ALL_STATUSES, FINAL_STATUSES
+from image_analysis.domain.models import not_analysed
+from image_analysis.domain.states import ALL_STATUSES, FINAL_STATUSES, ImageStatus
 from rich.console import Console
 from rich.table import Table
 
+from .. import recordview as view
 from ..errors import CommandError
 from ..results import TimeRange, clean, get_record, get_records, has_label, has_records, query_index
 from ..target import Target, add_target_options, open_target
 from .common import print_json, shown_key, status_console
 
 DEFAULT_LIMIT = 50
+HINT_SAMPLE = 500  # records per status read to tell "found nothing" from "never looked"
 
 
 @dataclass(frozen=True)
@@ -98,20 +102,54 @@ def run(args: argparse.Namespace, console: Console) -> int:
     )
     if args.limit < 1:
         raise CommandError("--limit must be at least 1", exit_code=2)
-    with open_target(args, status_console()) as target:
+    status = status_console()
+    with open_target(args, status) as target:
         records = list(islice(search(target, criteria), args.limit))
         if not records and not has_records(target):
             raise CommandError(
                 f"The results table of the {target.name} is empty: nothing has been analysed yet "
                 "(`imgpipe upload DIR`, or `imgpipe backfill` for images already in the bucket)."
             )
+        hint = None if records else not_analysed_hint(target, criteria)
     if args.json:
         print_json([clean(r) for r in records])
     elif records:
         console.print(records_table(target, records))
     else:
         console.print("No image matches.")
+    if hint:
+        status.print(f"[yellow]{hint}", highlight=False)
     return 0
+
+
+def not_analysed_hint(target: Target, c: Criteria) -> str | None:
+    """When nothing matched a label, text or flag: whether that analysis ran at all on recent images
+    (a query cannot find what was never looked for), from the newest analysed records."""
+    wanted = [
+        name for name, asked in (("labels", c.label), ("text", c.text), ("moderation", c.flagged)) if asked
+    ]
+    if not wanted:
+        return None
+    recent = [
+        record
+        for status in (ImageStatus.COMPLETE, ImageStatus.PARTIAL)
+        for record in islice(
+            query_index(target, t.BY_STATUS, t.status_pk(status), attributes=("status", "outcomes")),
+            HINT_SAMPLE,
+        )
+    ]
+    notes = []
+    for name in wanted:
+        reasons = Counter(
+            why for r in recent if (why := not_analysed(view.outcome(r, name))) and "outcomes" in r
+        )
+        if reasons:
+            listed = ", ".join(f"{n} {why}" for why, n in reasons.most_common())
+            count = sum(reasons.values())
+            notes.append(f"{name} were not analysed for {count} of {len(recent)} recent image(s) ({listed})")
+    if not notes:
+        return None
+    return "Note: " + "; ".join(notes) + ". Nothing can match what was never analysed."
 
 
 def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
@@ -148,14 +186,13 @@ def records_table(target: Target, records: list[dict[str, Any]]) -> Table:
     for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "flagged"):
         table.add_column(column, overflow="fold")
     for record in records:
-        place = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
         table.add_row(
             shown_key(target, record["image_key"]),
-            record.get("status", ""),
+            view.status_cell(record),
             (record.get("updated_at") or "")[:16].replace("T", " "),
-            ", ".join(record.get("labels", [])[:4]),
-            record.get("location") or place or record.get("error_message") or "",
-            (record.get("text") or "").split("\n")[0][:40],
+            view.labels_cell(record, 4),
+            view.location_cell(record),
+            view.text_cell(record),
             "yes" if record.get("flagged") else "",
         )
     return table

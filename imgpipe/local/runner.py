@@ -18,11 +18,13 @@ import boto3
 from image_analysis.adapters.dynamodb import from_item
 from image_analysis.domain import table as t
 from image_analysis.domain.intake import MalformedMessage, parse_body
+from image_analysis.domain.models import SIMULATED_NOTICE
 from image_analysis.domain.states import FINAL_STATUSES
 from image_analysis.settings import Settings, env_name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .. import recordview as view
 from ..objects import SHA256_METADATA, list_keys
 from ..paths import safe_local_path
 from . import emulator
@@ -31,6 +33,13 @@ from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
 from .synth import synthesize
 
 AI_SWITCHES = ("ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION")
+# The model id `--simulated-ai` runs record: the simulated services accept any id, and this one says what
+# answered (it changes the settings fingerprint too, so simulated analyses are never reused as real ones).
+SIMULATED_MODEL_ID = "simulated.imgpipe-ai-services-not-bedrock"
+SIMULATED_BANNER = (
+    "[bold yellow]SIMULATED AI: imgpipe's simulated services answer for Bedrock and Rekognition; "
+    "every result they produce is marked SIMULATED."
+)
 
 
 @dataclass
@@ -39,6 +48,7 @@ class LocalOptions:
     state_dir: Path = Path(".imgpipe")
     workers: int | None = None
     use_aws_ai: bool = False
+    simulated_ai: bool = False  # imgpipe's simulated AI services answer for Bedrock and Rekognition
     reset: bool = False
     retry_delay: int = 2
     timeout_s: float = 900.0
@@ -86,11 +96,16 @@ def run_local(options: LocalOptions, console: Console) -> int:
             shutil.rmtree(options.state_dir / part, ignore_errors=True)
     console.print("Synthesizing the stack (the same app `cdk deploy` uses)…")
     spec = StackSpec.load(synthesize(options.state_dir / "cdk.out", options.context))
-    with emulator.running_stack(spec, options.state_dir / "snapshot") as stack:
-        env = function_environment(spec, stack, options.use_aws_ai)
+    with (
+        emulator.running_stack(spec, options.state_dir / "snapshot") as stack,
+        simulated_ai_services(options.simulated_ai) as ai_endpoints,
+    ):
+        env = function_environment(spec, stack, options.use_aws_ai, ai_endpoints)
         settings = Settings.from_env(env)
         workers = worker_count(spec, options.workers)
         console.print(f"Emulated S3, SQS and DynamoDB at {stack.endpoint}; {workers} Lambda worker(s).")
+        if options.simulated_ai:
+            console.print(SIMULATED_BANNER, highlight=False)
         with running_workers(workers, env, stack, spec, options) as _:
             uploaded, reused = upload_new(stack, settings.input_prefix, inputs, console)
             accounting = wait_for(stack, settings, uploaded, reused, options.timeout_s, console)
@@ -111,8 +126,24 @@ def collect_inputs(paths: list[Path]) -> list[tuple[str, Path]]:
     return found
 
 
-def function_environment(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -> dict[str, str]:
-    """The function's environment from the template, pointed at the emulators."""
+@contextmanager
+def simulated_ai_services(wanted: bool) -> Iterator[dict[str, str] | None]:
+    """imgpipe's simulated Bedrock and Rekognition, in this process, while the workers run: the
+    AWS_ENDPOINT_URL_<SERVICE> variables that point the workers at them (None when not wanted)."""
+    if not wanted:
+        yield None
+        return
+    from ..simulated.ai_services import AiServicesDouble
+
+    with AiServicesDouble() as services:
+        yield services.env()
+
+
+def function_environment(
+    spec: StackSpec, stack: LocalStack, use_aws_ai: bool, simulated_ai: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The function's environment from the template, pointed at the emulators (and, with
+    `simulated_ai`, the simulated AI services' endpoints, at those: the results then say so)."""
     env = {name: resolve(value, spec, stack.endpoint) for name, value in spec.function_environment.items()}
     env.update(
         {
@@ -123,7 +154,10 @@ def function_environment(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
     )
-    if not use_aws_ai:
+    if simulated_ai is not None:
+        env.update(simulated_ai)
+        env.update({env_name("simulated_ai"): "true", env_name("bedrock_model_id"): SIMULATED_MODEL_ID})
+    elif not use_aws_ai:
         env.update({name: "false" for name in AI_SWITCHES})  # recorded as skipped, never invented
     return env
 
@@ -327,18 +361,17 @@ def print_results(
 ) -> None:
     from rich.table import Table
 
-    table = Table(title="Results", show_lines=False)
+    title = "Results (SIMULATED AI: not Bedrock or Rekognition)" if options.simulated_ai else "Results"
+    table = Table(title=title, show_lines=False)
     for column in ("image", "status", "location", "top labels", "text", "flagged"):
         table.add_column(column, overflow="fold")
     for key, record in sorted(accounting.final.items()):
-        location = record.get("location") or record.get("error_message") or _gps_place(record) or ""
-        text = (record.get("text") or "").split("\n")[0]
         table.add_row(
             key[len(settings.input_prefix) :],
-            record["status"],
-            location,
-            ", ".join(record.get("labels", [])[:3]),
-            text[:40],
+            view.status_cell(record),
+            view.location_cell(record),
+            view.labels_cell(record, 3),
+            view.text_cell(record),
             "yes" if record.get("flagged") else "",
         )
     for key in sorted(accounting.dead_letters & set(accounting.uploaded)):
@@ -350,15 +383,16 @@ def print_results(
             f"[red]{len(accounting.unaccounted)} image(s) not accounted for: "
             + ", ".join(sorted(accounting.unaccounted)[:10])
         )
-    if not options.use_aws_ai:
+    if options.simulated_ai:
+        console.print(f"[bold yellow]{SIMULATED_NOTICE}", highlight=False)
         console.print(
-            "Bedrock and Rekognition were skipped (recorded as 'switched off'), not invented. "
-            "Run with --aws-ai and AWS credentials to call them for real."
+            "Run with --aws-ai and AWS credentials to call Bedrock and Rekognition for real.", highlight=False
         )
-
-
-def _gps_place(record: dict[str, Any]) -> str | None:
-    if record.get("city") or record.get("country"):
-        where = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
-        return f"near {where} (GPS)"
-    return None
+    elif not options.use_aws_ai:
+        console.print(
+            "Bedrock and Rekognition were not called: labels, text, moderation and location are recorded "
+            "as 'not analysed (skipped: switched off)', never invented. Run with --simulated-ai to see "
+            "what results look like (simulated answers, marked as such), or with --aws-ai and AWS "
+            "credentials to call them for real.",
+            highlight=False,
+        )
