@@ -70,7 +70,7 @@ def _local_options(parser: argparse.ArgumentParser) -> None:
     add_pipeline_options(parser)
 
 
-def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
+def local_options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
     from .local.runner import LocalOptions  # the local mode is imported only when it is used
 
     return LocalOptions(
@@ -89,20 +89,13 @@ def _options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
 def _run_local(args: argparse.Namespace, console: Console) -> int:
     from .local.runner import run_local
 
-    return run_local(_options(args, args.paths), console)
+    return run_local(local_options(args, args.paths), console)
 
 
 def _run_demo(args: argparse.Namespace, console: Console) -> int:
-    from .local.runner import run_local
-    from .samples import write_samples
+    from .demo import run_demo
 
-    folder = args.state_dir / "samples"
-    if not folder.exists():
-        written = write_samples(folder)
-        console.print(
-            f"Wrote {len(written)} sample files to {folder}/ (synthetic pictures with real EXIF tags)."
-        )
-    return run_local(_options(args, [folder]), console)
+    return run_demo(args, console)
 
 
 if __name__ == "__main__":

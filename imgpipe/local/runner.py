@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import boto3
 from image_analysis.adapters.dynamodb import from_item
+from image_analysis.analysis import analysis_fingerprint
 from image_analysis.domain import table as t
 from image_analysis.domain.intake import MalformedMessage, parse_body
 from image_analysis.domain.models import SIMULATED_NOTICE
@@ -107,7 +108,7 @@ def run_local(options: LocalOptions, console: Console) -> int:
         if options.simulated_ai:
             console.print(SIMULATED_BANNER, highlight=False)
         with running_workers(workers, env, stack, spec, options) as _:
-            uploaded, reused = upload_new(stack, settings.input_prefix, inputs, console)
+            uploaded, reused = upload_new(stack, settings, inputs, console)
             accounting = wait_for(stack, settings, uploaded, reused, options.timeout_s, console)
         emulator.save(stack, options.state_dir / "snapshot")
         results_dir = export_results(stack, settings, options.state_dir / "results")
@@ -221,15 +222,17 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def upload_new(
-    stack: LocalStack, input_prefix: str, inputs: list[tuple[str, Path]], console: Console
+    stack: LocalStack, settings: Settings, inputs: list[tuple[str, Path]], console: Console
 ) -> tuple[dict[str, str], list[str]]:
-    """Upload files that are new or changed since the last run; returns (uploaded, reused)."""
+    """Upload files that are new or changed since the last run, or whose analysis was made under other
+    settings (e.g. without AI, now with --simulated-ai); returns (uploaded, reused)."""
     uploaded: dict[str, str] = {}
     reused: list[str] = []
+    fingerprint = analysis_fingerprint(settings)
     for relative, path in inputs:
-        key = input_prefix + relative
+        key = settings.input_prefix + relative
         data = path.read_bytes()
-        if _already_there(stack, key, data):
+        if _already_there(stack, key, data, fingerprint):
             reused.append(key)
             continue
         response = stack.s3.put_object(
@@ -246,8 +249,9 @@ def upload_new(
     return uploaded, reused
 
 
-def _already_there(stack: LocalStack, key: str, data: bytes) -> bool:
-    """The same bytes are in the bucket and their analysis finished in an earlier run."""
+def _already_there(stack: LocalStack, key: str, data: bytes, fingerprint: str) -> bool:
+    """The same bytes are in the bucket and their analysis finished in an earlier run, under the same
+    analysis settings."""
     try:
         head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
     except stack.s3.exceptions.ClientError:
@@ -257,7 +261,11 @@ def _already_there(stack: LocalStack, key: str, data: bytes) -> bool:
     item = stack.dynamodb.get_item(
         TableName=stack.table, Key={"pk": {"S": t.image_pk(key)}, "sk": {"S": t.RESULT_SK}}
     )
-    return item.get("Item", {}).get("status", {}).get("S") in FINAL_STATUSES
+    record = item.get("Item", {})
+    return (
+        record.get("status", {}).get("S") in FINAL_STATUSES
+        and record.get("settings_fingerprint", {}).get("S") == fingerprint
+    )
 
 
 def wait_for(
@@ -391,7 +399,7 @@ def print_results(
     elif not options.use_aws_ai:
         console.print(
             "Bedrock and Rekognition were not called: labels, text, moderation and location are recorded "
-            "as 'not analysed (skipped: switched off)', never invented. Run with --simulated-ai to see "
+            "as 'not analysed (switched off)', never invented. Run with --simulated-ai to see "
             "what results look like (simulated answers, marked as such), or with --aws-ai and AWS "
             "credentials to call them for real.",
             highlight=False,

@@ -61,24 +61,24 @@ def simulated(tmp_path_factory: pytest.TempPathFactory, synthesized: Path) -> Lo
 
 
 def test_without_ai_every_view_says_not_analysed_and_why(skipped: LocalRun) -> None:
-    assert "not analysed (skipped: switched off)" in skipped.stdout and "none found" not in skipped.stdout
+    assert "not analysed (switched off)" in skipped.stdout and "none found" not in skipped.stdout
     document, text = skipped.result("red.jpg")
     outcomes = document["analyses"]["outcomes"]  # type: ignore[index]
     assert {outcomes[n]["status"] for n in ("location", "labels", "text", "moderation")} == {"skipped"}
-    assert text.startswith("Location not analysed (skipped: switched off)\n")
+    assert text.startswith("Location not analysed (switched off)\n")
     assert "labels: skipped (switched off)" in text and "Labels:" not in text
     (record,) = json.loads(skipped.cli("query", "--key", "red.jpg", "--json"))
     assert record["outcomes"]["labels"] == {"status": "skipped", "reason": "switched off"}
     assert "simulated" not in record
     nothing = imgpipe("query", "--label", "Red", "--state-dir", skipped.state, env=skipped.env)
     assert nothing.returncode == 0 and nothing.stdout.strip() == "No image matches.", describe(nothing)
-    assert "labels were not analysed for 2 of 2 recent image(s) (2 skipped: switched off)" in nothing.stderr
+    assert "labels were not analysed for 2 of 2 recent image(s) (2 switched off)" in nothing.stderr
     stats = json.loads(skipped.cli("stats", "--json"))
     assert stats["analyses"]["labels"] == {"ok": 0, "skipped": 2, "failed": 0, "unknown": 0}
     assert stats["simulated"] == 0
     skipped.cli("report", "--out", skipped.state / "report")
     markdown = (skipped.state / "report" / "report.md").read_text()
-    assert markdown.count("- **Labels:** not analysed (skipped: switched off)") == 2
+    assert markdown.count("- **Labels:** not analysed (switched off)") == 2
     assert "- **Labels:** not analysed (image refused)" in markdown  # notes.jpg
     assert "SIMULATED" not in markdown
 

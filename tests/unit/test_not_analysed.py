@@ -49,7 +49,7 @@ REFUSED = replace(RAN_EMPTY, status=ImageStatus.FAILED, error=ImageError("trunca
 
 def test_not_analysed_names_the_reason_and_none_means_it_ran() -> None:
     assert not_analysed(AnalysisOutcome(OK)) is None
-    assert not_analysed(AnalysisOutcome(SKIPPED, "switched off")) == "skipped: switched off"
+    assert not_analysed(AnalysisOutcome(SKIPPED, "switched off")) == "switched off"
     assert not_analysed(AnalysisOutcome(FAILED, "ThrottlingException")) == "failed: ThrottlingException"
     assert not_analysed(AnalysisOutcome(SKIPPED)) == "skipped"
     assert not_analysed(None) == "not run"
@@ -61,7 +61,7 @@ def test_text_says_none_found_only_for_analyses_that_ran() -> None:
     skipped = render_text(SWITCHED_OFF).splitlines()
     assert not any(line.startswith(("Labels:", "Text:")) for line in skipped)
     assert "labels: skipped (switched off)" in skipped and "text: skipped (switched off)" in skipped
-    assert skipped[0] == "Location not analysed (skipped: switched off)"
+    assert skipped[0] == "Location not analysed (switched off)"
 
 
 def test_a_simulated_result_says_so_in_its_text_json_and_record() -> None:
@@ -116,7 +116,7 @@ def test_a_stack_cannot_be_configured_as_simulated() -> None:
                 "labels": [],
                 "outcomes": {"labels": {"status": "skipped", "reason": "x"}},
             },
-            "not analysed (skipped: x)",
+            "not analysed (x)",
         ),
         ({"status": "partial", "labels": [], "outcomes": {}}, "not analysed (not run)"),
         ({"status": "failed", "labels": []}, "not analysed (image refused)"),
@@ -135,13 +135,13 @@ def test_table_cells_mark_simulated_records() -> None:
 
 def test_report_distinguishes_not_analysed_and_marks_simulated_results() -> None:
     assert empty_answer(RAN_EMPTY, "labels") == "none found"
-    assert empty_answer(SWITCHED_OFF, "labels") == "not analysed (skipped: switched off)"
+    assert empty_answer(SWITCHED_OFF, "labels") == "not analysed (switched off)"
     assert empty_answer(REFUSED, "text") == "not analysed (image refused)"
     simulated = replace(RAN_EMPTY, image=replace(INFO, key="images/b.jpg"), simulated=True)
     markdown, page = render_report([SWITCHED_OFF, simulated], {}, generated_at="now")
     assert f"> **1 of 2 image(s): {SIMULATED_NOTICE}**" in markdown
     first, second = markdown.split("\n### ")[1:]
-    assert "- **Labels:** not analysed (skipped: switched off)" in first and "SIMULATED" not in first
+    assert "- **Labels:** not analysed (switched off)" in first and "SIMULATED" not in first
     assert "- **Labels:** none found" in second and "- **Answers:** SIMULATED" in second
     assert page.count('<span class="badge simulated">SIMULATED</span>') == 1
     assert 'class="simulated-notice"' in page

@@ -284,13 +284,15 @@ def render_text(result: ImageResult) -> str:
 
 
 def not_analysed(outcome: AnalysisOutcome | None) -> str | None:
-    """Why an analysis has no answer ("skipped: switched off", "failed: …", "not run"); None when it ran,
-    so an empty answer then means it found nothing."""
+    """Why an analysis has no answer: a skip's reason ("switched off"), "failed: <reason>", "not run";
+    None when it ran, so an empty answer then means it found nothing."""
     if outcome is None:
         return "not run"
     if outcome.status == AnalysisStatus.OK:
         return None
-    return f"{outcome.status}: {outcome.reason}" if outcome.reason else str(outcome.status)
+    if outcome.status == AnalysisStatus.SKIPPED:
+        return outcome.reason or "skipped"
+    return f"failed: {outcome.reason}" if outcome.reason else "failed"
 
 
 def _ran(analyses: Analyses, name: str) -> bool:
