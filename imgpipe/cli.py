@@ -10,22 +10,21 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from .commands import backfill, query, report, stats, sync, upload
-from .commands.common import status_console
+from .commands import backfill, purge, query, report, stats, sync, upload
+from .commands.common import output_console, status_console
 from .errors import CommandError, from_aws
 from .target import DEFAULT_STATE_DIR, add_pipeline_options, parse_context
 
 if TYPE_CHECKING:
     from .local.runner import LocalOptions
 
-OPERATOR_COMMANDS = (upload, backfill, query, report, sync, stats)
+OPERATOR_COMMANDS = (upload, backfill, query, report, sync, stats, purge)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    # Wide enough for the results table when output goes to a file or CI log.
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = output_console()
     errors = status_console()
     try:
         return int(args.run(args, console))
@@ -36,8 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         error = from_aws(exc)
         errors.print(f"[red]{error}", highlight=False)
         return error.exit_code
-    except KeyboardInterrupt:
-        console.print("[yellow]Interrupted; the state directory keeps what finished.")
+    except KeyboardInterrupt as exc:
+        errors.print(
+            f"[yellow]{exc}"
+            if str(exc)
+            else "[yellow]Interrupted: what finished is kept; run the same command again to continue.",
+            highlight=False,
+        )
         return 130
 
 

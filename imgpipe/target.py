@@ -24,6 +24,7 @@ from rich.console import Console
 
 from infra import outputs
 
+from .arguments import seconds, whole_number
 from .errors import TargetError, from_aws
 from .objects import queue_depth
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # the local mode is imported only when a command uses the loc
     from .local.stackspec import StackSpec
 
 DEFAULT_STATE_DIR = Path(".imgpipe")
+MAX_WORKERS = 32  # local Lambda workers: each is a process
+MAX_JOBS = 64  # parallel transfers
 REQUIRED_OUTPUTS = (
     outputs.BUCKET_NAME,
     outputs.UPLOAD_PREFIX,
@@ -52,6 +55,13 @@ class LocalRun:
     environment: dict[str, str]  # the function's environment, pointed at the emulators
     options: LocalOptions
     snapshot: Path
+
+    @property
+    def fingerprint(self) -> str:
+        """The settings fingerprint the local Lambda's analyses are made under."""
+        from image_analysis.analysis import analysis_fingerprint
+
+        return analysis_fingerprint(Settings.from_env(self.environment))
 
     def save(self) -> None:
         """moto keeps state in memory: write it to the snapshot the next command restores."""
@@ -129,7 +139,7 @@ def add_pipeline_options(parser: Any) -> None:
     """Options of the local Lambda workers (shared with `imgpipe local` and `demo`)."""
     parser.add_argument(
         "--workers",
-        type=int,
+        type=whole_number(1, MAX_WORKERS),
         help="concurrent Lambda workers (default: the stack's maximum concurrency, at most 4)",
     )
     ai = parser.add_mutually_exclusive_group()
@@ -147,13 +157,16 @@ def add_pipeline_options(parser: Any) -> None:
     )
     parser.add_argument(
         "--retry-delay",
-        type=int,
+        type=whole_number(1, 900),
         default=2,
         help="seconds a failed message stays invisible before it is retried (AWS uses the "
         "queue's visibility timeout; locally it is short so runs finish)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=900.0, help="give up waiting after this many seconds"
+        "--timeout",
+        type=seconds(0, 86_400),
+        default=900.0,
+        help="give up waiting for the analyses after this many seconds (default: 900)",
     )
     parser.add_argument(
         "--context",
@@ -244,26 +257,20 @@ def _clients(session: boto3.session.Session, endpoint_url: str | None = None) ->
 
 @contextmanager
 def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: bool) -> Iterator[Target]:
-    from .local import emulator
-    from .local.runner import SIMULATED_BANNER, LocalOptions, function_environment, simulated_ai_services
-    from .local.stackspec import LOCAL_REGION, StackSpec
-    from .local.synth import last_context, synthesize
+    from .local.runner import LocalOptions
+    from .local.synth import last_context
 
     state_dir: Path = args.state_dir
-    snapshot = state_dir / "snapshot"
-    if not creates and not (snapshot / "objects.json").exists():
+    if not creates and not (state_dir / "snapshot" / "objects.json").exists():
         raise TargetError(
             f"No local stack in {state_dir}/ yet: upload images first (`imgpipe upload DIR`), or pass "
             f"--stack NAME for a deployed stack."
         )
-    use_aws_ai = bool(getattr(args, "aws_ai", False))
-    if use_aws_ai and boto3.Session().get_credentials() is None:
-        raise TargetError("--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
     options = LocalOptions(
         paths=[],
         state_dir=state_dir,
         workers=getattr(args, "workers", None),
-        use_aws_ai=use_aws_ai,
+        use_aws_ai=bool(getattr(args, "aws_ai", False)),
         simulated_ai=simulated(args),
         retry_delay=getattr(args, "retry_delay", 2),
         timeout_s=getattr(args, "timeout", 900.0),
@@ -272,6 +279,22 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
         if hasattr(args, "context")
         else last_context(state_dir / "cdk.out"),
     )
+    with local_target(options, status, saves=saves) as target:
+        yield target
+
+
+@contextmanager
+def local_target(options: LocalOptions, status: Console, *, saves: bool) -> Iterator[Target]:
+    """The emulated stack of `options.state_dir`, restored from its snapshot. With `saves`, the snapshot
+    is written back when the block ends, also on an error or Ctrl-C: what finished is kept."""
+    from .local import emulator
+    from .local.runner import SIMULATED_BANNER, function_environment, simulated_ai_services
+    from .local.stackspec import LOCAL_REGION, StackSpec
+    from .local.synth import synthesize
+
+    state_dir, snapshot, use_aws_ai = options.state_dir, options.state_dir / "snapshot", options.use_aws_ai
+    if use_aws_ai and boto3.Session().get_credentials() is None:
+        raise TargetError("--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
     status.print(f"Local stack in {state_dir}/ (emulated S3, SQS and DynamoDB).", highlight=False)
     if options.simulated_ai:
         status.print(SIMULATED_BANNER, highlight=False)
@@ -285,7 +308,7 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
         stack.sqs.purge_queue(QueueUrl=stack.queue_url)
         environment = function_environment(spec, stack, use_aws_ai, ai_endpoints)
         settings = Settings.from_env(environment)
-        yield Target(
+        target = Target(
             name=f"local stack in {state_dir}/",
             bucket=stack.bucket,
             table=stack.table,
@@ -304,5 +327,8 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
                 stack=stack, spec=spec, environment=environment, options=options, snapshot=snapshot
             ),
         )
-        if saves:
-            emulator.save(stack, snapshot)
+        try:
+            yield target
+        finally:
+            if saves:
+                emulator.save(stack, snapshot)

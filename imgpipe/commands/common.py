@@ -18,10 +18,23 @@ if TYPE_CHECKING:
     from ..local.runner import Accounting
 
 
+def output_console() -> Console:
+    """Results (tables, summaries) on stdout."""
+    return _console(stderr=False)
+
+
 def status_console() -> Console:
     """Progress and notes go to stderr, so stdout carries only results (tables, --json)."""
-    console = Console(stderr=True)
-    return console if console.is_terminal else Console(stderr=True, width=160)
+    return _console(stderr=True)
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    # A file, pipe or CI log: lines are not wrapped (a grep finds a whole message), and tables are as
+    # wide as their content needs, up to 160 columns.
+    return Console(stderr=stderr, width=160, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

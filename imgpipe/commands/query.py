@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import recordview as view
+from ..arguments import whole_number
 from ..errors import CommandError
 from ..results import TimeRange, clean, get_record, get_records, has_label, has_records, query_index
 from ..target import Target, add_target_options, open_target
@@ -71,7 +72,7 @@ def register(commands: Any) -> None:
         "--until", type=iso_bound, help="analysed at or before (inclusive: a date is all of it)"
     )
     parser.add_argument(
-        "--limit", type=int, default=DEFAULT_LIMIT, help=f"most results (default {DEFAULT_LIMIT})"
+        "--limit", type=whole_number(1), default=DEFAULT_LIMIT, help=f"most results (default {DEFAULT_LIMIT})"
     )
     parser.add_argument("--json", action="store_true", help="print the records as JSON (for scripts)")
     add_target_options(parser)
@@ -100,8 +101,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         status=args.status,
         times=TimeRange(args.since, args.until),
     )
-    if args.limit < 1:
-        raise CommandError("--limit must be at least 1", exit_code=2)
     status = status_console()
     with open_target(args, status) as target:
         records = list(islice(search(target, criteria), args.limit))

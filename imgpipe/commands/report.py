@@ -21,9 +21,10 @@ from image_analysis.domain.states import FINAL_STATUSES, ImageStatus
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from ..arguments import whole_number
 from ..errors import CommandError
 from ..results import TimeRange, query_index
-from ..target import Target, add_target_options, open_target
+from ..target import MAX_JOBS, Target, add_target_options, open_target
 from .common import status_console
 from .query import iso_bound
 
@@ -47,7 +48,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--no-thumbnails", action="store_true", help="do not download the images for thumbnails"
     )
-    parser.add_argument("--jobs", type=int, default=8, help="downloads in parallel (default: 8)")
+    parser.add_argument(
+        "--jobs", type=whole_number(1, MAX_JOBS), default=8, help="downloads in parallel (default: 8)"
+    )
     add_target_options(parser)
     parser.set_defaults(run=run)
 

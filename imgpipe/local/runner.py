@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -14,9 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 from image_analysis.adapters.dynamodb import from_item
-from image_analysis.analysis import analysis_fingerprint
 from image_analysis.domain import table as t
 from image_analysis.domain.intake import MalformedMessage, parse_body
 from image_analysis.domain.models import SIMULATED_NOTICE
@@ -26,16 +23,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import recordview as view
-from ..objects import SHA256_METADATA, list_keys
+from ..files import FolderScan, scan_paths
+from ..objects import list_keys
 from ..paths import safe_local_path
+from ..target import Target
+from ..uploads import Transfers, report_skipped, transfer
 from . import emulator
 from .emulator import LocalStack
 from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
-from .synth import synthesize
 
 AI_SWITCHES = ("ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION")
 # The model id `--simulated-ai` runs record: the simulated services accept any id, and this one says what
 # answered (it changes the settings fingerprint too, so simulated analyses are never reused as real ones).
+LOCAL_JOBS = 8  # files uploaded in parallel to the emulated bucket
 SIMULATED_MODEL_ID = "simulated.imgpipe-ai-services-not-bedrock"
 SIMULATED_BANNER = (
     "[bold yellow]SIMULATED AI: imgpipe's simulated services answer for Bedrock and Rekognition; "
@@ -85,46 +85,34 @@ class Accounting:
 
 
 def run_local(options: LocalOptions, console: Console) -> int:
-    inputs = collect_inputs(options.paths)
-    if not inputs:
-        console.print("[red]No files found in " + ", ".join(map(str, options.paths)))
-        return 2
-    if options.use_aws_ai and boto3.Session().get_credentials() is None:
-        console.print("[red]--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
+    from ..target import local_target
+
+    scan = scan_paths(options.paths)
+    report_skipped(scan, console)
+    if not scan.images:
+        found = scan.skipped_summary() or "no files"
+        console.print(f"[red]No images in {', '.join(map(str, options.paths))} ({found}).", highlight=False)
         return 2
     if options.reset:  # forget earlier runs; the demo's sample files are kept
         for part in ("snapshot", "results", "logs"):
             shutil.rmtree(options.state_dir / part, ignore_errors=True)
     console.print("Synthesizing the stack (the same app `cdk deploy` uses)…")
-    spec = StackSpec.load(synthesize(options.state_dir / "cdk.out", options.context))
-    with (
-        emulator.running_stack(spec, options.state_dir / "snapshot") as stack,
-        simulated_ai_services(options.simulated_ai) as ai_endpoints,
-    ):
-        env = function_environment(spec, stack, options.use_aws_ai, ai_endpoints)
-        settings = Settings.from_env(env)
-        workers = worker_count(spec, options.workers)
-        console.print(f"Emulated S3, SQS and DynamoDB at {stack.endpoint}; {workers} Lambda worker(s).")
-        if options.simulated_ai:
-            console.print(SIMULATED_BANNER, highlight=False)
-        with running_workers(workers, env, stack, spec, options) as _:
-            uploaded, reused = upload_new(stack, settings, inputs, console)
-            accounting = wait_for(stack, settings, uploaded, reused, options.timeout_s, console)
-        emulator.save(stack, options.state_dir / "snapshot")
-        results_dir = export_results(stack, settings, options.state_dir / "results")
-    print_results(console, accounting, settings, options, results_dir)
-    return 0 if not accounting.unaccounted else 1
-
-
-def collect_inputs(paths: list[Path]) -> list[tuple[str, Path]]:
-    """(key relative to the input prefix, file) for every file under the given folders or files."""
-    found: list[tuple[str, Path]] = []
-    for path in paths:
-        if path.is_dir():
-            found += [(f.relative_to(path).as_posix(), f) for f in sorted(path.rglob("*")) if f.is_file()]
-        elif path.is_file():
-            found.append((path.name, path))
-    return found
+    with local_target(options, console, saves=True) as target:
+        assert target.local is not None
+        workers = worker_count(target.local.spec, options.workers)
+        console.print(
+            f"Emulated S3, SQS and DynamoDB at {target.local.stack.endpoint}; {workers} Lambda worker(s)."
+        )
+        with target.processing():
+            transfers = upload_new(target, scan, console)
+            accounting = wait_for(
+                target, target.settings, transfers.uploaded, transfers.unchanged, options.timeout_s, console
+            )
+        results_dir = export_results(target, target.settings, options.state_dir / "results")
+    print_results(console, accounting, target.settings, options, results_dir)
+    for relative, why in transfers.failed:
+        console.print(f"[red]Failed to upload {relative}: {why}", highlight=False)
+    return 0 if not accounting.unaccounted and not transfers.failed else 1
 
 
 @contextmanager
@@ -221,51 +209,18 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def upload_new(
-    stack: LocalStack, settings: Settings, inputs: list[tuple[str, Path]], console: Console
-) -> tuple[dict[str, str], list[str]]:
-    """Upload files that are new or changed since the last run, or whose analysis was made under other
-    settings (e.g. without AI, now with --simulated-ai); returns (uploaded, reused)."""
-    uploaded: dict[str, str] = {}
-    reused: list[str] = []
-    fingerprint = analysis_fingerprint(settings)
-    for relative, path in inputs:
-        key = settings.input_prefix + relative
-        data = path.read_bytes()
-        if _already_there(stack, key, data, fingerprint):
-            reused.append(key)
-            continue
-        response = stack.s3.put_object(
-            Bucket=stack.bucket,
-            Key=key,
-            Body=data,
-            Metadata={SHA256_METADATA: hashlib.sha256(data).hexdigest()},
-        )
-        uploaded[key] = response.get("VersionId") or response["ETag"].strip('"')
+def upload_new(target: Target, scan: FolderScan, console: Console) -> Transfers:
+    """Upload the images that are new, changed, or not analysed under the current settings (the rules
+    `imgpipe upload` uses: imgpipe.uploads)."""
+    transfers = transfer(target, scan.images, "", LOCAL_JOBS, console)
+    skipped = scan.skipped_summary()
     console.print(
-        f"Uploaded {len(uploaded)} file(s)"
-        + (f"; {len(reused)} unchanged since the last run" if reused else "")
+        f"Uploaded {len(transfers.uploaded)} file(s)"
+        + (f"; {len(transfers.unchanged)} unchanged since the last run" if transfers.unchanged else "")
+        + (f"; {skipped}" if skipped else ""),
+        highlight=False,
     )
-    return uploaded, reused
-
-
-def _already_there(stack: LocalStack, key: str, data: bytes, fingerprint: str) -> bool:
-    """The same bytes are in the bucket and their analysis finished in an earlier run, under the same
-    analysis settings."""
-    try:
-        head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
-    except stack.s3.exceptions.ClientError:
-        return False
-    if head["ETag"].strip('"') != hashlib.md5(data, usedforsecurity=False).hexdigest():
-        return False
-    item = stack.dynamodb.get_item(
-        TableName=stack.table, Key={"pk": {"S": t.image_pk(key)}, "sk": {"S": t.RESULT_SK}}
-    )
-    record = item.get("Item", {})
-    return (
-        record.get("status", {}).get("S") in FINAL_STATUSES
-        and record.get("settings_fingerprint", {}).get("S") == fingerprint
-    )
+    return transfers
 
 
 def wait_for(
@@ -353,7 +308,7 @@ def dead_letter_keys(stack: Pipeline) -> set[str]:
     return keys
 
 
-def export_results(stack: LocalStack, settings: Settings, folder: Path) -> Path:
+def export_results(stack: Target, settings: Settings, folder: Path) -> Path:
     """A readable copy of every result object, at its path relative to the output prefix."""
     for key in list_keys(stack.s3, stack.bucket, settings.output_prefix):
         target = safe_local_path(folder, key[len(settings.output_prefix) :])
