@@ -18,6 +18,23 @@ from .target import DEFAULT_STATE_DIR, add_pipeline_options, parse_context
 if TYPE_CHECKING:
     from .local.runner import LocalOptions
 
+DESCRIPTION = """\
+Analyse photos with Amazon Bedrock and Rekognition: where each was taken, what is in it, what text
+it shows and whether it is unsafe. Try it on this machine without an AWS account (`imgpipe demo`,
+`imgpipe local FOLDER`), or work with the stack `make deploy` created (--stack ImagePipeline).
+"""
+EPILOG = """\
+Every command acts on the local emulated stack in .imgpipe/ unless given --stack NAME.
+Run `imgpipe COMMAND --help` for a command's options and examples; docs/cli.md has more.
+
+exit codes:
+  0    done
+  1    the command failed (nothing analysed yet for query/report, images not analysed before
+       --timeout, a failed transfer, a declined confirmation)
+  2    nothing to act on, or bad usage (an invalid option, no such stack or folder, no credentials)
+  130  interrupted (Ctrl-C): what finished is kept; run the same command again to continue
+"""
+
 OPERATOR_COMMANDS = (upload, backfill, query, report, sync, stats, purge)
 
 
@@ -46,15 +63,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imgpipe", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="imgpipe",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"imgpipe {version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    local = commands.add_parser("local", help="run the whole pipeline on this machine (no AWS account)")
-    local.add_argument("paths", nargs="+", type=Path, help="folders or files to analyse")
+    local = commands.add_parser(
+        "local",
+        help="run the whole pipeline on this machine (no AWS account)",
+        description="Analyse the images in FOLDERs or FILEs on this machine: the stack runs emulated "
+        "(S3, SQS and DynamoDB on loopback, the real Lambda code in worker processes), built from the same "
+        "CDK app `make deploy` deploys. Bedrock and Rekognition are not called unless you pass --aws-ai "
+        "(real, needs AWS credentials) or --simulated-ai (imgpipe's simulated services, results marked "
+        "SIMULATED). Results go to .imgpipe/results/; a rerun skips what is already analysed.",
+    )
+    local.add_argument("paths", nargs="+", type=Path, metavar="FOLDER|FILE", help="what to analyse")
     _local_options(local)
     local.set_defaults(run=_run_local)
 
-    demo = commands.add_parser("demo", help="generate a sample set and run `imgpipe local` on it")
+    demo = commands.add_parser(
+        "demo",
+        help="analyse a generated sample set locally, write a report and show what to run next",
+        description="Write a small sample set (synthetic pictures with real GPS tags, a HEIC, a "
+        "24-megapixel JPEG, a truncated JPEG and a text file named .jpg) to .imgpipe/samples/, analyse "
+        "it as `imgpipe local` does, write .imgpipe/report/report.html and print the commands to run "
+        "next. Add --simulated-ai to see labels, text and boxes without an AWS account.",
+    )
     _local_options(demo)
     demo.set_defaults(run=_run_demo)
 
@@ -100,6 +138,16 @@ def _run_demo(args: argparse.Namespace, console: Console) -> int:
     from .demo import run_demo
 
     return run_demo(args, console)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("imgpipe")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ difference cannot be told and an empty answer stays empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from image_analysis.domain.models import AnalysisOutcome, not_analysed
 from image_analysis.domain.states import AnalysisStatus, ImageStatus
+from rich.table import Table
 
 SIMULATED_MARK = "SIMULATED"
 
@@ -54,3 +56,97 @@ def location_cell(record: dict[str, Any]) -> str:
     place = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
     found = record.get("location") or (f"near {place} (GPS)" if place else "")
     return found or record.get("error_message") or why_empty(record, "location")
+
+
+NARROW = 100  # below this many columns, one image takes a few lines instead of one wide row
+
+
+def records_table(
+    records: list[dict[str, Any]], shown_key: Callable[[str], str], width: int, *, title: str | None = None
+) -> Table:
+    """The records as a table that fits `width` columns: one row of seven columns on a wide terminal,
+    or, below NARROW, two columns (the image; what was found) so that nothing is squeezed to a few
+    characters and words are never cut."""
+    table = Table(title=title, show_lines=width < NARROW)
+    if width < NARROW:
+        table.add_column("image", overflow="fold", ratio=2)
+        table.add_column("found", overflow="fold", ratio=3)
+        for record in records:
+            table.add_row(
+                "\n".join((shown_key(record["image_key"]), status_cell(record), _when(record))).strip(),
+                "\n".join(
+                    line
+                    for line in (
+                        f"labels: {labels_cell(record, 4)}",
+                        f"location: {location_cell(record)}",
+                        f"text: {text_cell(record)}",
+                        "flagged by moderation" if record.get("flagged") else "",
+                    )
+                    if line
+                ),
+            )
+        return table
+    for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "flagged"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        table.add_row(
+            shown_key(record["image_key"]),
+            status_cell(record),
+            _when(record),
+            labels_cell(record, 4),
+            location_cell(record),
+            text_cell(record),
+            "yes" if record.get("flagged") else "",
+        )
+    return table
+
+
+def _when(record: dict[str, Any]) -> str:
+    return (record.get("updated_at") or "")[:16].replace("T", " ")
+
+
+CSV_COLUMNS = (
+    "image",
+    "status",
+    "simulated",
+    "analysed_utc",
+    "labels",
+    "location",
+    "city",
+    "country",
+    "latitude",
+    "longitude",
+    "text",
+    "flagged",
+    "not_analysed",
+    "error",
+    "image_key",
+)
+
+
+def csv_row(record: dict[str, Any], shown_key: Callable[[str], str]) -> dict[str, Any]:
+    """One record as a CSV row (CSV_COLUMNS): lists joined with '; ', the analyses that did not run
+    with why (`labels: switched off`), and the full text (CSV quotes its line breaks)."""
+    skipped = [
+        f"{name}: {why}"
+        for name in sorted(record.get("outcomes") or {})
+        if (why := not_analysed(outcome(record, name)))
+    ]
+    error = record.get("error_message")
+    return {
+        "image": shown_key(record["image_key"]),
+        "status": record.get("status", ""),
+        "simulated": "yes" if record.get("simulated") else "",
+        "analysed_utc": record.get("updated_at") or "",
+        "labels": "; ".join(record.get("labels", [])),
+        "location": record.get("location") or "",
+        "city": record.get("city") or "",
+        "country": record.get("country") or "",
+        "latitude": "" if record.get("latitude") is None else record["latitude"],
+        "longitude": "" if record.get("longitude") is None else record["longitude"],
+        "text": record.get("text") or "",
+        "flagged": "yes" if record.get("flagged") else "",
+        "not_analysed": "; ".join(skipped),
+        "error": f"{record.get('error_code')}: {error}" if error else "",
+        "image_key": record["image_key"],
+    }

@@ -67,7 +67,7 @@ def transfer(target: Target, images: list[LocalImage], prefix: str, jobs: int, s
         TimeRemainingColumn(),
     )
     fingerprint = target.local.fingerprint if target.local else None
-    with Progress(*columns, console=status) as progress:
+    with Progress(*columns, console=status, disable=not status.is_terminal) as progress:
         task = progress.add_task(f"Uploading {len(images)} image(s)", total=sum(i.size for i in images))
 
         def one(image: LocalImage) -> tuple[str, str | None]:

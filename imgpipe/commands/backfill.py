@@ -88,11 +88,26 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
+HELP = """\
+Analyse images that are already in the bucket: uploads made before the stack existed, or every image
+again after a change of model, threshold or analysis switch (--force).
+
+Without --force, images analysed in their current version are skipped, so a rerun picks up only what
+never ran or failed half-way. A long run can be interrupted: run the same command again and it
+continues where it stopped (--restart starts over).
+
+examples:
+  imgpipe backfill                                  what is not analysed yet, on the local stack
+  imgpipe backfill trip-2026/ --stack ImagePipeline --wait
+  imgpipe backfill --force --context labels_min_confidence=90 --simulated-ai
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "backfill",
         help="enqueue images already in the bucket (--force: reprocess done ones)",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -111,7 +126,7 @@ def register(commands: Any) -> None:
         "--page-size",
         type=whole_number(1, 1000),
         default=1000,
-        help="keys listed per page and checkpoint (1-1000, ListObjectsV2's most; default 1000)",
+        help="keys listed per page and checkpoint (1-1000; default 1000)",
     )
     parser.add_argument(
         "--wait", action="store_true", help="deployed stack: wait until every image is analysed"

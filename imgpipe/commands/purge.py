@@ -25,12 +25,24 @@ from .common import shown_key, status_console
 
 DELETE_BATCH = 1000  # DeleteObjects' most keys per request
 
+HELP = """\
+Delete images from the bucket; the pipeline then removes their results (.json, .txt) and records, so
+nothing is left behind. Only images are deleted, never results on their own. A deleted image stays
+recoverable as an older version of the object for 30 days.
+
+It shows how many images it will delete and asks first; scripts pass --yes.
+
+examples:
+  imgpipe purge trip/a.jpg trip/b.jpg
+  imgpipe purge --prefix trip-2026/ --yes --stack ImagePipeline --wait
+"""
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "purge",
         help="delete images by key or prefix; the pipeline removes their results and records",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -11,7 +11,9 @@ Criteria combine: the most selective path is queried and the other criteria filt
 from __future__ import annotations
 
 import argparse
+import csv
 import heapq
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +25,6 @@ from image_analysis.domain import table as t
 from image_analysis.domain.models import not_analysed
 from image_analysis.domain.states import ALL_STATUSES, FINAL_STATUSES, ImageStatus
 from rich.console import Console
-from rich.table import Table
 
 from .. import recordview as view
 from ..arguments import whole_number
@@ -55,11 +56,27 @@ class Criteria:
         )
 
 
+HELP = """\
+Find analysed images. Criteria combine: `--label dog --flagged --since 2026-11-01` finds flagged dog
+pictures analysed since November. Without criteria, the newest images of every status.
+
+examples:
+  imgpipe query --label dog                  labelled dog (or a kind of it), most confident first
+  imgpipe query --text "gate 12"             whose detected text contains "gate 12"
+  imgpipe query --status failed              that could not be analysed, with the reason
+  imgpipe query --key trip/a.jpg --json      one image's whole record, for scripts
+  imgpipe query --flagged --csv > flagged.csv
+
+--text looks inside every image analysed in the date range: on a large table narrow it with
+--since/--until. A query that finds nothing says so when the analysis it needs never ran.
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "query",
         help="find analysed images by key, label, text, flag, status or date",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--key", help="one image, by key (relative to the input prefix, or in full)")
@@ -74,7 +91,11 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--limit", type=whole_number(1), default=DEFAULT_LIMIT, help=f"most results (default {DEFAULT_LIMIT})"
     )
-    parser.add_argument("--json", action="store_true", help="print the records as JSON (for scripts)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the records as JSON (for scripts)")
+    output.add_argument(
+        "--csv", action="store_true", help="print the records as CSV, one row per image (for spreadsheets)"
+    )
     add_target_options(parser)
     parser.set_defaults(run=run)
 
@@ -112,8 +133,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         hint = None if records else not_analysed_hint(target, criteria)
     if args.json:
         print_json([clean(r) for r in records])
+    elif args.csv:
+        write_csv(records, target)
     elif records:
-        console.print(records_table(target, records))
+        console.print(view.records_table(records, lambda key: shown_key(target, key), console.width))
     else:
         console.print("No image matches.")
     if hint:
@@ -151,6 +174,13 @@ def not_analysed_hint(target: Target, c: Criteria) -> str | None:
     return "Note: " + "; ".join(notes) + ". Nothing can match what was never analysed."
 
 
+def write_csv(records: list[dict[str, Any]], target: Target) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=view.CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(view.csv_row(record, lambda key: shown_key(target, key)))
+
+
 def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
     """Matching records, best first: by confidence for a label, else newest first."""
     if c.key is not None:
@@ -178,23 +208,6 @@ def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
         ]
         # Each partition comes newest first; merging them lazily keeps --limit cheap.
         yield from heapq.merge(*streams, key=lambda r: r.get("updated_at") or "", reverse=True)
-
-
-def records_table(target: Target, records: list[dict[str, Any]]) -> Table:
-    table = Table(show_lines=False)
-    for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "flagged"):
-        table.add_column(column, overflow="fold")
-    for record in records:
-        table.add_row(
-            shown_key(target, record["image_key"]),
-            view.status_cell(record),
-            (record.get("updated_at") or "")[:16].replace("T", " "),
-            view.labels_cell(record, 4),
-            view.location_cell(record),
-            view.text_cell(record),
-            "yes" if record.get("flagged") else "",
-        )
-    return table
 
 
 def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -30,12 +30,23 @@ from .query import iso_bound
 
 DEFAULT_TITLE = "Image analysis report"
 
+HELP = """\
+Write report.md (a summary to paste anywhere) and report.html (one self-contained page with
+thumbnails, label and text boxes and filters; it loads nothing from the network) about the analysed
+images, to --out (default report/).
+
+examples:
+  imgpipe report                                     every analysed image of the local stack
+  imgpipe report --since 2026-11-01 --prefix trip/ --out trip-report/
+  imgpipe report --stack ImagePipeline --no-thumbnails
+"""
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "report",
         help="write report.md and report.html about the analysed images",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")

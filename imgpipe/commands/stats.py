@@ -46,8 +46,10 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "stats",
         help="counts by status, flagged images, queue depths, tokens and estimated cost",
-        description="Counts come from the table's indexes (Select=COUNT), tokens and cost from the "
-        "final records (a reprocessed image counts its latest analysis); queue depths from SQS.",
+        description="How many images are complete, partial, failed or still being analysed; how many "
+        "moderation flagged; what waits in the queue and the dead-letter queue; the Bedrock tokens and "
+        "estimated cost so far (a reanalysed image counts its latest analysis); and, per analysis, on how "
+        "many images it ran, was skipped or failed. --json for scripts.",
     )
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON (for scripts)")
     add_target_options(parser)

@@ -44,11 +44,22 @@ class SyncPlan:
     refused: list[str] = field(default_factory=list)  # result keys that would leave the folder
 
 
+HELP = """\
+Write each uploaded image's readable result next to it: FOLDER/trip/a.jpg gets FOLDER/trip/a.jpg.txt
+(and a.jpg.json with --json). Use the --prefix the folder was uploaded with. Files already up to
+date are left alone; images without a result yet, or changed since they were analysed, are listed
+instead. Nothing is ever written outside FOLDER.
+
+example:
+  imgpipe upload photos/ && imgpipe sync photos/
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "sync",
         help="write each uploaded image's .txt (and .json) result next to it",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folder", type=Path, help="the folder the images were uploaded from")

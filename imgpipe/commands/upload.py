@@ -21,8 +21,12 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "upload",
         help="upload a folder's images (recursively; unchanged files are skipped)",
-        description="Upload every image under FOLDER (by content: other files are skipped) to the "
-        "input prefix, keeping relative paths. Files uploaded before with the same SHA-256 are skipped.",
+        description="Upload every image under FOLDER, keeping relative paths (FOLDER/trip/a.jpg becomes "
+        "images/trip/a.jpg, or images/PREFIX/trip/a.jpg with --prefix). Images are recognised by content; "
+        "other files, hidden files and imgpipe's own .txt/.json results are skipped and counted. Files "
+        "already uploaded with the same content are skipped, so a rerun continues an interrupted upload. "
+        "On the local stack the images are analysed before it returns; on a deployed stack (--stack) its "
+        "Lambda analyses them (--wait waits for it).",
     )
     parser.add_argument("folder", type=Path, help="the folder to upload")
     parser.add_argument(

@@ -241,7 +241,7 @@ def wait_for(
     before = previous or {}
     deadline = time.monotonic() + timeout_s
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
         task = progress.add_task("Analysing", total=len(uploaded))
         while True:
             accounting.final = final_records(stack, settings)
@@ -322,23 +322,13 @@ def export_results(stack: Target, settings: Settings, folder: Path) -> Path:
 def print_results(
     console: Console, accounting: Accounting, settings: Settings, options: LocalOptions, results_dir: Path
 ) -> None:
-    from rich.table import Table
-
     title = "Results (SIMULATED AI: not Bedrock or Rekognition)" if options.simulated_ai else "Results"
-    table = Table(title=title, show_lines=False)
-    for column in ("image", "status", "location", "top labels", "text", "flagged"):
-        table.add_column(column, overflow="fold")
-    for key, record in sorted(accounting.final.items()):
-        table.add_row(
-            key[len(settings.input_prefix) :],
-            view.status_cell(record),
-            view.location_cell(record),
-            view.labels_cell(record, 3),
-            view.text_cell(record),
-            "yes" if record.get("flagged") else "",
-        )
+    records = [record for _, record in sorted(accounting.final.items())]
+    table = view.records_table(
+        records, lambda key: key[len(settings.input_prefix) :], console.width, title=title
+    )
     for key in sorted(accounting.dead_letters & set(accounting.uploaded)):
-        table.add_row(key[len(settings.input_prefix) :], "in DLQ", "retries exhausted; see logs", "", "", "")
+        table.add_row(key[len(settings.input_prefix) :], "in DLQ: retries exhausted; see the logs")
     console.print(table)
     console.print(f"Results: {results_dir}/ (JSON and .txt per image); logs: {options.state_dir}/logs/")
     if accounting.unaccounted:
