@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
+from .arguments import whole_number
 from .commands import backfill, purge, query, report, stats, sync, upload
 from .commands.common import output_console, status_console
 from .errors import CommandError, from_aws
@@ -81,7 +82,18 @@ def _parser() -> argparse.ArgumentParser:
         "(real, needs AWS credentials) or --simulated-ai (imgpipe's simulated services, results marked "
         "SIMULATED). Results go to .imgpipe/results/; a rerun skips what is already analysed.",
     )
-    local.add_argument("paths", nargs="+", type=Path, metavar="FOLDER|FILE", help="what to analyse")
+    local.add_argument(
+        "paths", nargs="*", type=Path, metavar="FOLDER|FILE", help="what to analyse (optional with --serve)"
+    )
+    local.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the stack running until Ctrl-C, and print the environment that points the AWS CLI "
+        "and SDKs at it (the docs' examples run verbatim)",
+    )
+    local.add_argument(
+        "--port", type=whole_number(1024, 65535), default=0, help="the emulator's port (default: a free one)"
+    )
     _local_options(local)
     local.set_defaults(run=_run_local)
 
@@ -125,12 +137,16 @@ def local_options(args: argparse.Namespace, paths: list[Path]) -> LocalOptions:
         retry_delay=args.retry_delay,
         timeout_s=args.timeout,
         context=parse_context(args.context),
+        serve=getattr(args, "serve", False),
+        port=getattr(args, "port", 0),
     )
 
 
 def _run_local(args: argparse.Namespace, console: Console) -> int:
     from .local.runner import run_local
 
+    if not args.paths and not args.serve:
+        raise CommandError("Name the folders or files to analyse (or pass --serve).", exit_code=2)
     return run_local(local_options(args, args.paths), console)
 
 

@@ -300,7 +300,7 @@ def local_target(options: LocalOptions, status: Console, *, saves: bool) -> Iter
         status.print(SIMULATED_BANNER, highlight=False)
     spec = StackSpec.load(synthesize(state_dir / "cdk.out", options.context))
     with (
-        emulator.running_stack(spec, snapshot) as stack,
+        emulator.running_stack(spec, snapshot, port=options.port) as stack,
         simulated_ai_services(options.simulated_ai) as ai_endpoints,
     ):
         # Configuring the notifications queued an s3:TestEvent (as S3 does); the queues are otherwise

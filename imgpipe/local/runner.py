@@ -51,6 +51,8 @@ class LocalOptions:
     use_aws_ai: bool = False
     simulated_ai: bool = False  # imgpipe's simulated AI services answer for Bedrock and Rekognition
     reset: bool = False
+    serve: bool = False  # keep the stack running for the AWS CLI and SDKs until Ctrl-C
+    port: int = 0  # the emulator's port (0: a free one)
     retry_delay: int = 2
     timeout_s: float = 900.0
     context: dict[str, Any] = field(default_factory=dict)
@@ -89,7 +91,7 @@ def run_local(options: LocalOptions, console: Console) -> int:
 
     scan = scan_paths(options.paths)
     report_skipped(scan, console)
-    if not scan.images:
+    if not scan.images and not options.serve:
         found = scan.skipped_summary() or "no files"
         console.print(f"[red]No images in {', '.join(map(str, options.paths))} ({found}).", highlight=False)
         return 2
@@ -98,20 +100,25 @@ def run_local(options: LocalOptions, console: Console) -> int:
             shutil.rmtree(options.state_dir / part, ignore_errors=True)
     console.print("Synthesizing the stack (the same app `cdk deploy` uses)…")
     with local_target(options, console, saves=True) as target:
-        assert target.local is not None
-        workers = worker_count(target.local.spec, options.workers)
-        console.print(
-            f"Emulated S3, SQS and DynamoDB at {target.local.stack.endpoint}; {workers} Lambda worker(s)."
-        )
+        local = target.local
+        assert local is not None  # a local target always has its run
+        workers = worker_count(local.spec, options.workers)
+        console.print(f"Emulated S3, SQS and DynamoDB at {local.stack.endpoint}; {workers} Lambda worker(s).")
         with target.processing():
             transfers = upload_new(target, scan, console)
             accounting = wait_for(
                 target, target.settings, transfers.uploaded, transfers.unchanged, options.timeout_s, console
             )
-        results_dir = export_results(target, target.settings, options.state_dir / "results")
-    print_results(console, accounting, target.settings, options, results_dir)
-    for relative, why in transfers.failed:
-        console.print(f"[red]Failed to upload {relative}: {why}", highlight=False)
+            results_dir = export_results(target, target.settings, options.state_dir / "results")
+            if scan.images:
+                print_results(console, accounting, target.settings, options, results_dir)
+            for relative, why in transfers.failed:
+                console.print(f"[red]Failed to upload {relative}: {why}", highlight=False)
+            if options.serve:
+                from .serve import serve
+
+                serve(target, local.stack.endpoint, options.state_dir, console)
+                export_results(target, target.settings, results_dir)  # what arrived while serving
     return 0 if not accounting.unaccounted and not transfers.failed else 1
 
 
