@@ -115,7 +115,8 @@ INTERNALS = ("GetItem", "Scan", "Select=COUNT", "ListObjectsV2", "image_analysis
 
 
 @pytest.mark.parametrize(
-    "command", ["", "local", "demo", "upload", "backfill", "query", "report", "sync", "stats", "purge"]
+    "command",
+    ["", "local", "demo", "upload", "backfill", "query", "report", "sync", "stats", "purge", "doctor"],
 )
 def test_help_is_written_for_users(command: str) -> None:
     done = imgpipe(*([command] if command else []), "--help", env=dict(os.environ))
