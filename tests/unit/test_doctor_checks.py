@@ -8,6 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
+
+# The CLI's code: .venv313 (the Lambda's unit tests on CPython 3.13) has the function's requirements only.
+pytest.importorskip("rich", reason="needs rich, a CLI requirement, not the Lambda's")
 from botocore.stub import Stubber
 
 from imgpipe.commands.doctor import (

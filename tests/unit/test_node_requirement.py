@@ -8,10 +8,12 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import jsii
 import pytest
 
 from tests.support import PROJECT_ROOT
+
+# The CDK's jsii runtime: in the development venv, not in .venv313 (the Lambda's requirements only).
+jsii = pytest.importorskip("jsii", reason="the CDK's jsii package is not installed in this venv")
 
 ASKED = re.compile(r"Node\.js (\d+) or newer")
 

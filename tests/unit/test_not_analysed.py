@@ -24,7 +24,6 @@ from image_analysis.domain.records import record_from_result
 from image_analysis.domain.states import AnalysisStatus, ImageStatus
 from image_analysis.settings import Settings
 
-from imgpipe import recordview
 from imgpipe.report import empty_answer, render_report
 from infra.config import ConfigError, from_context
 
@@ -104,33 +103,6 @@ def test_a_stack_cannot_be_configured_as_simulated() -> None:
     with pytest.raises(ConfigError, match="simulated_ai cannot be set"):
         from_context({"simulated_ai": True})
     assert from_context({}).settings.simulated_ai is False
-
-
-@pytest.mark.parametrize(
-    ("record", "shown"),
-    [
-        ({"status": "complete", "labels": [], "outcomes": {"labels": {"status": "ok"}}}, "none found"),
-        (
-            {
-                "status": "complete",
-                "labels": [],
-                "outcomes": {"labels": {"status": "skipped", "reason": "x"}},
-            },
-            "not analysed (x)",
-        ),
-        ({"status": "partial", "labels": [], "outcomes": {}}, "not analysed (not run)"),
-        ({"status": "failed", "labels": []}, "not analysed (image refused)"),
-        ({"status": "complete", "labels": []}, ""),  # a record older than outcomes: cannot tell
-        ({"status": "complete", "labels": ["Dog", "Cat"], "outcomes": {}}, "Dog, Cat"),
-    ],
-)
-def test_table_cells_tell_not_analysed_from_nothing_found(record: dict[str, object], shown: str) -> None:
-    assert recordview.labels_cell(record, 3) == shown
-
-
-def test_table_cells_mark_simulated_records() -> None:
-    assert recordview.status_cell({"status": "complete", "simulated": True}) == "complete (SIMULATED)"
-    assert recordview.status_cell({"status": "complete"}) == "complete"
 
 
 def test_report_distinguishes_not_analysed_and_marks_simulated_results() -> None:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# The CLI's code: .venv313 (the Lambda's unit tests on CPython 3.13) has the function's requirements only.
+pytest.importorskip("rich", reason="needs rich, a CLI requirement, not the Lambda's")
+
 from imgpipe import cli
 from imgpipe.arguments import key_prefix, seconds, whole_number
 from imgpipe.files import is_own_result, scan_paths
