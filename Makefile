@@ -103,8 +103,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# e.g. make demo DEMO_ARGS=--simulated-ai (simulated Bedrock/Rekognition answers, marked as such)
+DEMO_ARGS ?=
 demo: install
-	$(VENV)/bin/imgpipe demo
+	$(VENV)/bin/imgpipe demo $(DEMO_ARGS)
 
 synth: install
 	$(CDK) synth --quiet $(CDK_ARGS)

@@ -24,14 +24,22 @@ from datetime import UTC, datetime
 from string import Template
 
 from image_analysis.domain.faces import describe_face
-from image_analysis.domain.models import Box, ImageResult, ModerationLabel, Place
-from image_analysis.domain.states import FINAL_STATUSES, AnalysisStatus
+from image_analysis.domain.models import (
+    SIMULATED_NOTICE,
+    Box,
+    ImageResult,
+    ModerationLabel,
+    Place,
+    not_analysed,
+)
+from image_analysis.domain.states import FINAL_STATUSES, AnalysisStatus, ImageStatus
 from PIL import Image, ImageOps
 
 TOP_LABELS = 10  # most common labels listed at the top
 CARD_LABELS = 5  # labels per image in the Markdown summary
 STATUSES = FINAL_STATUSES  # complete, partial, failed
 STAGE_RATIO = 4 / 3  # every card's picture area; the thumbnail is fitted inside it
+PAGE_SIZE = 48  # cards per page of the HTML report; thumbnails load when their page is shown
 LABEL_BOX_COLOUR = "#ff2e97"
 TEXT_BOX_COLOUR = "#00d2ff"
 FACE_BOX_COLOUR = "#3ddc4a"  # drawn beneath label and text boxes, without a tag: it hides no caption
@@ -98,6 +106,7 @@ class Summary:
     statuses: Counter[str]
     flagged: int
     label_images: Counter[str]  # label name -> number of images showing it
+    simulated: int  # images the simulated AI services answered for
 
     @classmethod
     def of(cls, results: list[ImageResult]) -> Summary:
@@ -109,7 +118,13 @@ class Summary:
             statuses=Counter(result.status for result in results),
             flagged=sum(1 for result in results if result.flagged),
             label_images=labels,
+            simulated=sum(1 for result in results if result.simulated),
         )
+
+    def simulated_notice(self) -> str | None:
+        if not self.simulated:
+            return None
+        return f"{self.simulated} of {self.images} image(s): {SIMULATED_NOTICE}"
 
     @property
     def distinct_labels(self) -> int:
@@ -156,10 +171,18 @@ def status_detail(result: ImageResult) -> str | None:
     return "; ".join(failed) or None
 
 
+def empty_answer(result: ImageResult, name: str) -> str:
+    """What an analysis without an answer means: it ran and found nothing, or it never ran (and why)."""
+    if result.status == ImageStatus.FAILED:
+        return "not analysed (image refused)"
+    why = not_analysed(result.analyses.outcomes.get(name))
+    return f"not analysed ({why})" if why else "none found"
+
+
 def moderation_text(result: ImageResult) -> str:
     moderation = result.analyses.moderation
     if moderation is None:
-        return "not checked"
+        return empty_answer(result, "moderation")
     if not moderation.flagged:
         return "clean"
     names = ", ".join(_moderation_label(item) for item in moderation.labels)
@@ -203,8 +226,10 @@ def md_escape(text: str) -> str:
 
 
 def render_markdown(results: list[ImageResult], summary: Summary, *, title: str, generated_at: str) -> str:
+    notice = summary.simulated_notice()
     parts = [
         f"# {md_escape(title)}\n\nGenerated {md_escape(generated_at)}.",
+        *([f"> **{md_escape(notice)}**"] if notice else []),
         _md_totals(summary),
         _md_top_labels(summary),
         "## Images",
@@ -241,11 +266,17 @@ def _md_image(index: int, result: ImageResult) -> str:
         f"### {index}. {md_escape(result.image.key)}",
         "",
         f"- **Status:** {result.status}" + (f" — {md_escape(detail)}" if detail else ""),
-        f"- **Location:** {md_escape(location_text(result) or 'unknown')}",
-        "- **Labels:** " + (", ".join(f"{md_escape(n)} ({c:.1f}%)" for n, c in labels) or "none"),
+        *(
+            ["- **Answers:** SIMULATED (imgpipe's simulated AI services, not Bedrock or Rekognition)"]
+            if result.simulated
+            else []
+        ),
+        f"- **Location:** {md_escape(location_text(result) or empty_answer(result, 'location'))}",
+        "- **Labels:** "
+        + (", ".join(f"{md_escape(n)} ({c:.1f}%)" for n, c in labels) or empty_answer(result, "labels")),
     ]
     text = result.analyses.text
-    lines.append("- **Text:**" + ("" if text else " none"))
+    lines.append("- **Text:**" + ("" if text else f" {empty_answer(result, 'text')}"))
     lines.extend(f"  - {md_escape(line.text)}" for line in text)
     lines.append(f"- **Moderation:** {md_escape(moderation_text(result))}")
     faces = result.analyses.faces
@@ -284,7 +315,11 @@ def render_html(
         title=esc(title),
         css=_CSS,
         header=_html_header(summary, title, generated_at),
-        cards="\n".join(_html_card(result, thumbnails.get(result.image.key)) for result in results),
+        cards="\n".join(
+            _html_card(result, thumbnails.get(result.image.key), eager=index < PAGE_SIZE)
+            for index, result in enumerate(results)
+        ),
+        page_size=PAGE_SIZE,
         script=_SCRIPT,
     )
 
@@ -294,6 +329,11 @@ def _html_header(summary: Summary, title: str, generated_at: str) -> str:
         [
             f'<div class="title"><h1>{esc(title)}</h1>'
             f'<p class="meta">Generated {esc(generated_at)}</p></div>',
+            *(
+                [f'<p class="simulated-notice" role="note">{esc(n)}</p>']
+                if (n := summary.simulated_notice())
+                else []
+            ),
             _html_totals(summary),
             _html_common_labels(summary),
             _html_filters(summary),
@@ -348,7 +388,7 @@ def _html_filters(summary: Summary) -> str:
     )
 
 
-def _html_card(result: ImageResult, thumbnail: bytes | None) -> str:
+def _html_card(result: ImageResult, thumbnail: bytes | None, *, eager: bool = True) -> str:
     names = sorted({label.name for label in result.analyses.labels})
     attributes = (
         f'class="card" data-status="{esc(result.status)}" data-flagged="{str(result.flagged).lower()}"'
@@ -356,23 +396,26 @@ def _html_card(result: ImageResult, thumbnail: bytes | None) -> str:
     )
     return (
         f"<article {attributes}>"
-        f"{_html_stage(result, thumbnail)}"
+        f"{_html_stage(result, thumbnail, eager)}{_html_boxed(result)}"
         f'<div class="body"><h2 class="key" title="{esc(result.image.key)}">{esc(result.image.key)}</h2>'
         f"{_html_badges(result)}{_html_details(result)}</div>"
         "</article>"
     )
 
 
-def _html_stage(result: ImageResult, thumbnail: bytes | None) -> str:
+def _html_stage(result: ImageResult, thumbnail: bytes | None, eager: bool) -> str:
+    """The picture with its boxes. Off the first page the thumbnail waits in data-src until the page's
+    script shows its page, so a report of hundreds of images opens as fast as one of a few."""
     info = _image_info(thumbnail) if thumbnail else None
     if thumbnail is None or info is None:
         return '<div class="stage"><div class="placeholder">No preview</div></div>'
     mime, width, height = info
     source = f"data:{mime};base64,{base64.b64encode(thumbnail).decode()}"
     boxes = _html_boxes(result)
+    where = "src" if eager else "data-src"
     return (
         f'<div class="stage"><div class="frame" style="{_frame_style(width, height)}">'
-        f'<img src="{source}" alt="{esc(result.image.key)}" width="{width}" height="{height}">'
+        f'<img {where}="{source}" alt="{esc(result.image.key)}" width="{width}" height="{height}">'
         f"{boxes}</div></div>"
     )
 
@@ -397,23 +440,40 @@ def _frame_style(width: int, height: int) -> str:
 
 
 def _html_boxes(result: ImageResult) -> str:
+    """Outlines only: what each box is stands under the picture (_html_boxed) and in its tooltip, so no
+    tag ever covers what the picture shows. Faces are drawn first, beneath label and text boxes."""
     parts = [
         f'<div class="box face" style="{_box_style(face.box)}" title="{esc(describe_face(face))}"></div>'
         for face in result.analyses.faces
     ]
     for label in result.analyses.labels:
         for box in label.instances:
-            tag = f"{esc(label.name)} {label.confidence:.0f}%"
-            parts.append(
-                f'<div class="box label" style="{_box_style(box)}" title="{esc(label.name)}">'
-                f'<span class="tag">{tag}</span></div>'
-            )
+            title = f"{label.name} {label.confidence:.0f}%"
+            parts.append(f'<div class="box label" style="{_box_style(box)}" title="{esc(title)}"></div>')
     for line in result.analyses.text:
         if line.box:
             parts.append(
                 f'<div class="box text" style="{_box_style(line.box)}" title="{esc(line.text)}"></div>'
             )
     return "".join(parts)
+
+
+def _html_boxed(result: ImageResult) -> str:
+    """The caption under the picture: the labels with boxes on it, and how many text and face boxes."""
+    items = [
+        f'<li class="label">{esc(label.name)} {label.confidence:.0f}%'
+        + (f" ×{len(label.instances)}" if len(label.instances) > 1 else "")
+        + "</li>"
+        for label in result.analyses.labels
+        if label.instances
+    ]
+    lines = sum(1 for line in result.analyses.text if line.box)
+    if lines:
+        items.append(f'<li class="text">text ×{lines}</li>' if lines > 1 else '<li class="text">text</li>')
+    faces = len(result.analyses.faces)
+    if faces:
+        items.append(f'<li class="face">face ×{faces}</li>' if faces > 1 else '<li class="face">face</li>')
+    return f'<ul class="boxed" aria-label="Boxes on the picture">{"".join(items)}</ul>' if items else ""
 
 
 def _box_style(box: Box) -> str:
@@ -433,13 +493,14 @@ def _position(left: float, top: float, width: float, height: float) -> str:
 def _html_badges(result: ImageResult) -> str:
     moderation = result.analyses.moderation
     if moderation is None:
-        verdict = '<span class="badge unchecked">Not moderated</span>'
+        verdict = '<span class="badge unchecked">Not moderated</span>'  # why: in the details
     elif moderation.flagged:
         verdict = '<span class="badge flagged">Flagged</span>'
     else:
         verdict = '<span class="badge clean">Clean</span>'
     status = f'<span class="badge status-{esc(result.status)}">{esc(result.status.capitalize())}</span>'
-    return f'<div class="badges">{status}{verdict}</div>'
+    simulated = '<span class="badge simulated">SIMULATED</span>' if result.simulated else ""
+    return f'<div class="badges">{status}{verdict}{simulated}</div>'
 
 
 def _html_details(result: ImageResult) -> str:
@@ -448,13 +509,15 @@ def _html_details(result: ImageResult) -> str:
     if detail:
         rows.append(_row("Problem", f'<span class="problem">{esc(detail)}</span>'))
     location = location_text(result)
-    rows.append(_row("Location", esc(location) if location else '<span class="none">unknown</span>'))
+    missing = f'<span class="none">{esc(empty_answer(result, "location"))}</span>'
+    rows.append(_row("Location", esc(location) if location else missing))
     rows.append(_row("Labels", _html_labels(result)))
-    rows.append(_row("Text", _html_list((f"<q>{esc(t.text)}</q>" for t in result.analyses.text), "text")))
+    lines = (f"<q>{esc(t.text)}</q>" for t in result.analyses.text)
+    rows.append(_row("Text", _html_list(lines, "text", empty_answer(result, "text"))))
     rows.append(_row("Moderation", esc(moderation_text(result))))
     if result.analyses.faces:
         faces = (esc(describe_face(face)) for face in result.analyses.faces)
-        rows.append(_row(f"Faces ({len(result.analyses.faces)})", _html_list(faces, "faces")))
+        rows.append(_row(f"Faces ({len(result.analyses.faces)})", _html_list(faces, "faces", "none found")))
     rows += [_row(name, esc(value)) for name, value in understanding_facts(result)]
     if result.reused_from:
         rows.append(_row("Reused", f"same bytes as {esc(result.reused_from)}"))
@@ -472,12 +535,12 @@ def _html_labels(result: ImageResult) -> str:
         f'<span class="pct">{conf:.1f}%</span>'
         for name, conf in _labels_by_confidence(result)
     )
-    return _html_list(items, "labels")
+    return _html_list(items, "labels", empty_answer(result, "labels"))
 
 
-def _html_list(items_html: Iterable[str], kind: str) -> str:
+def _html_list(items_html: Iterable[str], kind: str, empty: str) -> str:
     items = "".join(f"<li>{item}</li>" for item in items_html)
-    return f'<ul class="{kind}">{items}</ul>' if items else '<span class="none">none</span>'
+    return f'<ul class="{kind}">{items}</ul>' if items else f'<span class="none">{esc(empty)}</span>'
 
 
 # --------------------------------------------------------------------------- page template, CSS, JS
@@ -497,10 +560,15 @@ _PAGE = Template("""<!DOCTYPE html>
 <header class="top">
 $header
 </header>
-<main id="cards" class="cards">
+<main id="cards" class="cards" data-page-size="$page_size">
 $cards
 </main>
 <p id="f-empty" class="empty" hidden>No image matches these filters.</p>
+<nav id="pager" class="pager" aria-label="Pages" hidden>
+<button type="button" id="p-prev">&larr; Previous</button>
+<output id="p-page"></output>
+<button type="button" id="p-next">Next &rarr;</button>
+</nav>
 <script>$script</script>
 </body>
 </html>
@@ -555,16 +623,24 @@ h1 {{ margin: 0; font-size: 22px; }}
 .frame img {{ display: block; width: 100%; height: 100%; }}
 .placeholder {{ position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
   color: #9aa4b5; font-size: 15px; letter-spacing: .04em; }}
-.box {{ position: absolute; border: 2px solid; pointer-events: none;
+.box {{ position: absolute; border: 2px solid;
   box-shadow: 0 0 0 1px rgba(0, 0, 0, .45), inset 0 0 0 1px rgba(0, 0, 0, .45); }}
 .box.label {{ border-color: var(--label); }}
 .box.text {{ border-color: var(--text); z-index: 1; }}
 .box.label {{ z-index: 1; }}
 .box.face {{ border-color: var(--face); z-index: 0; }}
 .swatch.face {{ border-color: var(--face); }}
-.box .tag {{ position: absolute; left: -2px; top: -2px; padding: 0 5px; font-size: 11px; line-height: 16px;
-  font-weight: 600; white-space: nowrap; background: var(--label); color: #fff; border-radius: 0 0 4px 0; }}
-body.no-boxes .box {{ display: none; }}
+body.no-boxes .box, body.no-boxes .boxed {{ display: none; }}
+.boxed {{ list-style: none; margin: 0; padding: 6px 14px 0; display: flex; flex-wrap: wrap; gap: 4px 10px;
+  font-size: 12px; color: var(--muted); }}
+.boxed li::before {{ content: ""; display: inline-block; width: 10px; height: 8px; margin-right: 5px;
+  border: 2px solid var(--label); vertical-align: -1px; }}
+.boxed li.text::before {{ border-color: var(--text); }}
+.boxed li.face::before {{ border-color: var(--face); }}
+.pager {{ display: flex; justify-content: center; align-items: center; gap: 14px; padding: 0 24px 28px; }}
+.pager button {{ font: inherit; padding: 4px 12px; border: 1px solid var(--line); border-radius: 6px;
+  background: var(--card); color: var(--ink); cursor: pointer; }}
+.pager button:disabled {{ opacity: .45; cursor: default; }}
 .body {{ padding: 12px 14px 14px; }}
 .key {{ margin: 0 0 8px; font-size: 15px; word-break: break-all; }}
 .badges {{ display: flex; gap: 6px; margin-bottom: 10px; }}
@@ -574,6 +650,9 @@ body.no-boxes .box {{ display: none; }}
 .badge.status-failed {{ background: #fde3e1; color: #a3161a; }}
 .badge.flagged {{ background: #b3261e; color: #fff; }}
 .badge.unchecked {{ background: #eceff3; color: var(--muted); }}
+.badge.simulated {{ background: #5b2a86; color: #fff; letter-spacing: .04em; }}
+.simulated-notice {{ margin: 12px 0 0; padding: 8px 12px; border-radius: 6px; background: #f1e8fa;
+  border: 1px solid #5b2a86; color: #3d1a5c; font-weight: 600; }}
 .details {{ display: grid; grid-template-columns: 84px 1fr; gap: 6px 10px; margin: 0; }}
 .details dt {{ color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
   padding-top: 2px; }}
@@ -591,8 +670,9 @@ body.no-boxes .box {{ display: none; }}
 .empty {{ text-align: center; color: var(--muted); padding: 40px; }}
 """
 
-# Filters: label (select or a common-label chip), status, flagged only; the state lives in the URL
-# fragment (#label=…&status=…&flagged=1) so a filtered view can be bookmarked or shared.
+# Filters: label (select or a common-label chip), status, flagged only; the matching cards are shown a
+# page at a time (a card's thumbnail is loaded when its page is first shown). The state lives in the URL
+# fragment (#label=…&status=…&flagged=1&page=2) so a filtered view can be bookmarked or shared.
 _SCRIPT = """
 (function () {
   "use strict";
@@ -605,6 +685,17 @@ _SCRIPT = """
   var empty = document.getElementById("f-empty");
   var chips = Array.prototype.slice.call(document.querySelectorAll("[data-pick-label]"));
   var labelsOf = cards.map(function (card) { return JSON.parse(card.dataset.labels || "[]"); });
+  var pageSize = parseInt(document.getElementById("cards").dataset.pageSize, 10) || 48;
+  var pager = document.getElementById("pager");
+  var pageText = document.getElementById("p-page");
+  var prev = document.getElementById("p-prev");
+  var next = document.getElementById("p-next");
+  var page = 1;
+
+  function showThumbnail(card) {
+    var img = card.querySelector("img[data-src]");
+    if (img) { img.src = img.dataset.src; img.removeAttribute("data-src"); }
+  }
 
   function choose(select, value) {
     var known = Array.prototype.some.call(select.options, function (o) { return o.value === value; });
@@ -612,16 +703,24 @@ _SCRIPT = """
   }
 
   function apply() {
-    var shown = 0;
-    cards.forEach(function (card, i) {
-      var visible = (!label.value || labelsOf[i].indexOf(label.value) >= 0) &&
+    var matching = cards.filter(function (card, i) {
+      card.hidden = true;
+      return (!label.value || labelsOf[i].indexOf(label.value) >= 0) &&
         (!status.value || card.dataset.status === status.value) &&
         (!flagged.checked || card.dataset.flagged === "true");
-      card.hidden = !visible;
-      if (visible) { shown += 1; }
     });
-    count.textContent = "Showing " + shown + " of " + cards.length + " images";
-    empty.hidden = shown > 0;
+    var pages = Math.max(1, Math.ceil(matching.length / pageSize));
+    page = Math.min(Math.max(1, page), pages);
+    matching.slice((page - 1) * pageSize, page * pageSize).forEach(function (card) {
+      card.hidden = false;
+      showThumbnail(card);
+    });
+    count.textContent = "Showing " + matching.length + " of " + cards.length + " images";
+    empty.hidden = matching.length > 0;
+    pager.hidden = pages < 2;
+    pageText.textContent = "Page " + page + " of " + pages;
+    prev.disabled = page <= 1;
+    next.disabled = page >= pages;
     document.body.classList.toggle("no-boxes", !boxes.checked);
     chips.forEach(function (chip) {
       var active = chip.dataset.pickLabel === label.value;
@@ -635,6 +734,7 @@ _SCRIPT = """
     if (label.value) { state.set("label", label.value); }
     if (status.value) { state.set("status", status.value); }
     if (flagged.checked) { state.set("flagged", "1"); }
+    if (page > 1) { state.set("page", String(page)); }
     try {
       history.replaceState(null, "", "#" + state.toString());
     } catch (e) { /* some browsers refuse history changes on file:// pages; filtering still works */ }
@@ -645,16 +745,19 @@ _SCRIPT = """
     choose(label, state.get("label") || "");
     choose(status, state.get("status") || "");
     flagged.checked = state.get("flagged") === "1";
+    page = parseInt(state.get("page") || "1", 10) || 1;
   }
 
   [label, status, flagged].forEach(function (el) {
-    el.addEventListener("change", function () { apply(); save(); });
+    el.addEventListener("change", function () { page = 1; apply(); save(); });
   });
+  prev.addEventListener("click", function () { page -= 1; apply(); save(); window.scrollTo(0, 0); });
+  next.addEventListener("click", function () { page += 1; apply(); save(); window.scrollTo(0, 0); });
   boxes.addEventListener("change", apply);
   chips.forEach(function (chip) {
     chip.addEventListener("click", function () {
       choose(label, label.value === chip.dataset.pickLabel ? "" : chip.dataset.pickLabel);
-      apply(); save();
+      page = 1; apply(); save();
     });
   });
   document.getElementById("filters").addEventListener("submit", function (e) { e.preventDefault(); });

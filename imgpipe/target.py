@@ -24,6 +24,7 @@ from rich.console import Console
 
 from infra import outputs
 
+from .arguments import seconds, whole_number
 from .errors import TargetError, from_aws
 from .objects import queue_depth
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # the local mode is imported only when a command uses the loc
     from .local.stackspec import StackSpec
 
 DEFAULT_STATE_DIR = Path(".imgpipe")
+MAX_WORKERS = 32  # local Lambda workers: each is a process
+MAX_JOBS = 64  # parallel transfers
 REQUIRED_OUTPUTS = (
     outputs.BUCKET_NAME,
     outputs.UPLOAD_PREFIX,
@@ -52,6 +55,13 @@ class LocalRun:
     environment: dict[str, str]  # the function's environment, pointed at the emulators
     options: LocalOptions
     snapshot: Path
+
+    @property
+    def fingerprint(self) -> str:
+        """The settings fingerprint the local Lambda's analyses are made under."""
+        from image_analysis.analysis import analysis_fingerprint
+
+        return analysis_fingerprint(Settings.from_env(self.environment))
 
     def save(self) -> None:
         """moto keeps state in memory: write it to the snapshot the next command restores."""
@@ -131,24 +141,34 @@ def add_pipeline_options(parser: Any) -> None:
     """Options of the local Lambda workers (shared with `imgpipe local` and `demo`)."""
     parser.add_argument(
         "--workers",
-        type=int,
+        type=whole_number(1, MAX_WORKERS),
         help="concurrent Lambda workers (default: the stack's maximum concurrency, at most 4)",
     )
-    parser.add_argument(
+    ai = parser.add_mutually_exclusive_group()
+    ai.add_argument(
         "--aws-ai",
         action="store_true",
         help="call Amazon Bedrock and Rekognition for real (needs AWS credentials); "
-        "without it they are recorded as skipped",
+        "without it or --simulated-ai they are not called and recorded as skipped",
+    )
+    ai.add_argument(
+        "--simulated-ai",
+        action="store_true",
+        help="let imgpipe's simulated AI services answer instead (labels, text and boxes computed from "
+        "pixel colours, no AWS account): every such result is marked SIMULATED",
     )
     parser.add_argument(
         "--retry-delay",
-        type=int,
+        type=whole_number(1, 900),
         default=2,
         help="seconds a failed message stays invisible before it is retried (AWS uses the "
         "queue's visibility timeout; locally it is short so runs finish)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=900.0, help="give up waiting after this many seconds"
+        "--timeout",
+        type=seconds(0, 86_400),
+        default=900.0,
+        help="give up waiting for the analyses after this many seconds (default: 900)",
     )
     parser.add_argument(
         "--context",
@@ -157,6 +177,10 @@ def add_pipeline_options(parser: Any) -> None:
         metavar="KEY=JSON",
         help="override a CDK context value for this run, e.g. labels_min_confidence=90",
     )
+
+
+def simulated(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "simulated_ai", False))
 
 
 def parse_context(items: list[str]) -> dict[str, Any]:
@@ -177,8 +201,11 @@ def open_target(
     """The target the arguments name. Locally, `saves` writes the snapshot back when the command
     returns normally (moto keeps state in memory), and `creates` allows a state dir with no stack yet."""
     if args.stack:
-        if getattr(args, "context", None) or getattr(args, "aws_ai", False):
-            raise TargetError("--context and --aws-ai apply to the local stack; a deployed stack has its own")
+        if getattr(args, "context", None) or getattr(args, "aws_ai", False) or simulated(args):
+            raise TargetError(
+                "--context, --aws-ai and --simulated-ai apply to the local stack; a deployed stack has "
+                "its own configuration and calls Bedrock and Rekognition"
+            )
         yield deployed(args.stack, args.region, args.profile)
         return
     with _local(args, status, creates=creates, saves=saves) as target:
@@ -234,26 +261,21 @@ def _clients(session: boto3.session.Session, endpoint_url: str | None = None) ->
 
 @contextmanager
 def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: bool) -> Iterator[Target]:
-    from .local import emulator
-    from .local.runner import LocalOptions, ensure_people_collection, function_environment, people_collection
-    from .local.stackspec import LOCAL_REGION, StackSpec
-    from .local.synth import last_context, synthesize
+    from .local.runner import LocalOptions
+    from .local.synth import last_context
 
     state_dir: Path = args.state_dir
-    snapshot = state_dir / "snapshot"
-    if not creates and not (snapshot / "objects.json").exists():
+    if not creates and not (state_dir / "snapshot" / "objects.json").exists():
         raise TargetError(
             f"No local stack in {state_dir}/ yet: upload images first (`imgpipe upload DIR`), or pass "
             f"--stack NAME for a deployed stack."
         )
-    use_aws_ai = bool(getattr(args, "aws_ai", False))
-    if use_aws_ai and boto3.Session().get_credentials() is None:
-        raise TargetError("--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
     options = LocalOptions(
         paths=[],
         state_dir=state_dir,
         workers=getattr(args, "workers", None),
-        use_aws_ai=use_aws_ai,
+        use_aws_ai=bool(getattr(args, "aws_ai", False)),
+        simulated_ai=simulated(args),
         retry_delay=getattr(args, "retry_delay", 2),
         timeout_s=getattr(args, "timeout", 900.0),
         # Commands that only read reuse the stack the snapshot was made with.
@@ -261,16 +283,43 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
         if hasattr(args, "context")
         else last_context(state_dir / "cdk.out"),
     )
+    with local_target(options, status, saves=saves) as target:
+        yield target
+
+
+@contextmanager
+def local_target(options: LocalOptions, status: Console, *, saves: bool) -> Iterator[Target]:
+    """The emulated stack of `options.state_dir`, restored from its snapshot. With `saves`, the snapshot
+    is written back when the block ends, also on an error or Ctrl-C: what finished is kept."""
+    from .local import emulator
+    from .local.runner import (
+        SIMULATED_BANNER,
+        ensure_people_collection,
+        function_environment,
+        people_collection,
+        simulated_ai_services,
+    )
+    from .local.stackspec import LOCAL_REGION, StackSpec
+    from .local.synth import synthesize
+
+    state_dir, snapshot, use_aws_ai = options.state_dir, options.state_dir / "snapshot", options.use_aws_ai
+    if use_aws_ai and boto3.Session().get_credentials() is None:
+        raise TargetError("--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
     status.print(f"Local stack in {state_dir}/ (emulated S3, SQS and DynamoDB).", highlight=False)
+    if options.simulated_ai:
+        status.print(SIMULATED_BANNER, highlight=False)
     spec = StackSpec.load(synthesize(state_dir / "cdk.out", options.context))
-    with emulator.running_stack(spec, snapshot) as stack:
+    with (
+        emulator.running_stack(spec, snapshot, port=options.port) as stack,
+        simulated_ai_services(options.simulated_ai) as ai_endpoints,
+    ):
         # Configuring the notifications queued an s3:TestEvent (as S3 does); the queues are otherwise
         # empty when a run starts (their contents are not part of the snapshot), so nothing else goes.
         stack.sqs.purge_queue(QueueUrl=stack.queue_url)
-        environment = function_environment(spec, stack, use_aws_ai)
+        environment = function_environment(spec, stack, use_aws_ai, ai_endpoints)
         settings = Settings.from_env(environment)
-        ensure_people_collection(spec, stack, use_aws_ai)
-        yield Target(
+        ensure_people_collection(spec, stack, use_aws_ai, ai_endpoints)
+        target = Target(
             name=f"local stack in {state_dir}/",
             bucket=stack.bucket,
             table=stack.table,
@@ -292,5 +341,8 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
             people_collection=people_collection(spec, stack),
             rekognition=boto3.client("rekognition", config=CLIENT_CONFIG),
         )
-        if saves:
-            emulator.save(stack, snapshot)
+        try:
+            yield target
+        finally:
+            if saves:
+                emulator.save(stack, snapshot)

@@ -4,8 +4,8 @@ Two kinds of knob, all flat context keys:
 
 * Lambda settings: exactly the field names of `image_analysis.settings.Settings`, parsed and
   validated by the Lambda's own parser, so a value the function would reject fails the synth.
-  RESULTS_TABLE (from the table construct) and CLAIM_TIMEOUT_S (function timeout + margin) are
-  derived, not knobs.
+  RESULTS_TABLE (from the table construct), CLAIM_TIMEOUT_S (function timeout + margin) and
+  SIMULATED_AI (always false in a stack) are derived, not knobs.
 * Stack knobs (`StackConfig`): what only the infrastructure needs.
 
 A lower_snake_case context key that is neither is rejected, so a typo never silently deploys the
@@ -25,7 +25,7 @@ from image_analysis.settings import STORAGE_ALLOWANCE_S, Settings, SettingsError
 # CLAIM_TIMEOUT_S must outlast one invocation, or a second delivery of the same image could take
 # over a claim that is still being worked on; the margin covers clock skew and the final writes.
 CLAIM_MARGIN_S: Final = 60
-DERIVED_SETTINGS: Final = ("claim_timeout_s", "people_collection")
+DERIVED_SETTINGS: Final = ("claim_timeout_s", "people_collection", "simulated_ai")
 SETTINGS_KNOBS: Final = tuple(name for name in defaults() if name not in DERIVED_SETTINGS)
 
 RETAIN, DESTROY = "retain", "destroy"
@@ -129,7 +129,8 @@ def from_context(context: Mapping[str, Any]) -> PipelineConfig:
     derived = sorted(k for k in context if k in (*DERIVED_SETTINGS, "results_table"))
     if derived:
         raise ConfigError(
-            f"{', '.join(derived)} cannot be set: derived from timeout_s, the table and the collection"
+            f"{', '.join(derived)} cannot be set: derived from timeout_s, the table and the collection "
+            "(simulated_ai is for `imgpipe local --simulated-ai` only)"
         )
     unknown = sorted(k for k in context if _KNOB_KEY.match(k) and k not in KNOBS)
     if unknown:

@@ -29,8 +29,8 @@ Every knob is a CDK context key with its value in `cdk.json`. Override one per d
 misspelt knob or an invalid value fails the synth, naming the knob.
 
 The function reads its settings from its environment, each knob's name upper-cased (the stack sets
-them; the *Lambda variable* column). Stack knobs shape the infrastructure only. `RESULTS_TABLE` and
-`CLAIM_TIMEOUT_S` are derived by the stack, so they are not knobs. The synth also refuses a
+them; the *Lambda variable* column). Stack knobs shape the infrastructure only. `RESULTS_TABLE`,
+`CLAIM_TIMEOUT_S` and `SIMULATED_AI` are derived by the stack, so they are not knobs. The synth also refuses a
 `timeout_s` shorter than the worst case of one image (every call timing out on every attempt).
 
 """

@@ -26,8 +26,9 @@ from image_analysis.domain.states import FINAL_STATUSES
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..arguments import key_prefix as key_prefix_arg
+from ..arguments import whole_number
 from ..errors import CommandError
-from ..files import key_prefix
 from ..results import get_records
 from ..target import Target, add_target_options, open_target
 from .common import describe_accounting, follow_hint, settle, status_console
@@ -87,15 +88,34 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
+HELP = """\
+Analyse images that are already in the bucket: uploads made before the stack existed, or every image
+again after a change of model, threshold or analysis switch (--force).
+
+Without --force, images analysed in their current version are skipped, so a rerun picks up only what
+never ran or failed half-way. A long run can be interrupted: run the same command again and it
+continues where it stopped (--restart starts over).
+
+examples:
+  imgpipe backfill                                  what is not analysed yet, on the local stack
+  imgpipe backfill trip-2026/ --stack ImagePipeline --wait
+  imgpipe backfill --force --context labels_min_confidence=90 --simulated-ai
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "backfill",
         help="enqueue images already in the bucket (--force: reprocess done ones)",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "prefix", nargs="?", default="", help="only keys under this prefix (relative to the input prefix)"
+        "prefix",
+        nargs="?",
+        type=key_prefix_arg,
+        default="",
+        help="only keys under this folder-like prefix (relative to the input prefix), e.g. trip-2026/",
     )
     parser.add_argument(
         "--force", action="store_true", help="reprocess images that are done (model or threshold change)"
@@ -103,7 +123,10 @@ def register(commands: Any) -> None:
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file (default: in the state directory)")
     parser.add_argument("--restart", action="store_true", help="ignore an interrupted run's checkpoint")
     parser.add_argument(
-        "--page-size", type=int, default=1000, help="keys listed per page and checkpoint (default 1000)"
+        "--page-size",
+        type=whole_number(1, 1000),
+        default=1000,
+        help="keys listed per page and checkpoint (1-1000; default 1000)",
     )
     parser.add_argument(
         "--wait", action="store_true", help="deployed stack: wait until every image is analysed"
@@ -120,7 +143,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         prefix = (
             args.prefix
             if args.prefix.startswith(target.layout.input_prefix)
-            else (target.layout.input_prefix + key_prefix(args.prefix))
+            else (target.layout.input_prefix + args.prefix)
         )
         checkpoint = Checkpoint(
             path=args.checkpoint or args.state_dir / _checkpoint_name(args),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -18,10 +19,27 @@ if TYPE_CHECKING:
     from ..local.runner import Accounting
 
 
+def output_console() -> Console:
+    """Results (tables, summaries) on stdout."""
+    return _console(stderr=False)
+
+
 def status_console() -> Console:
     """Progress and notes go to stderr, so stdout carries only results (tables, --json)."""
-    console = Console(stderr=True)
-    return console if console.is_terminal else Console(stderr=True, width=160)
+    return _console(stderr=True)
+
+
+def _console(*, stderr: bool) -> Console:
+    """Rich's console: colour unless NO_COLOR is set (rich honours it), as wide as the terminal.
+
+    To a file, pipe or CI log there are no escape codes and no progress bars (the commands disable
+    them off a terminal), lines are not wrapped (a grep finds a whole message), and tables are as wide
+    as COLUMNS says, else 160 columns."""
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 160
+    return Console(stderr=stderr, width=width, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

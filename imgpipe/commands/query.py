@@ -14,7 +14,10 @@ Criteria combine: the most selective path is queried and the other criteria filt
 from __future__ import annotations
 
 import argparse
+import csv
 import heapq
+import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,10 +25,12 @@ from itertools import islice
 from typing import Any
 
 from image_analysis.domain import table as t
-from image_analysis.domain.states import ALL_STATUSES, FINAL_STATUSES
+from image_analysis.domain.models import not_analysed
+from image_analysis.domain.states import ALL_STATUSES, FINAL_STATUSES, ImageStatus
 from rich.console import Console
-from rich.table import Table
 
+from .. import recordview as view
+from ..arguments import whole_number
 from ..errors import CommandError
 from ..results import TimeRange, clean, get_record, get_records, has_label, has_records, query_index
 from ..target import Target, add_target_options, open_target
@@ -33,6 +38,7 @@ from .common import print_json, shown_key, status_console
 from .people import people_faces
 
 DEFAULT_LIMIT = 50
+HINT_SAMPLE = 500  # records per status read to tell "found nothing" from "never looked"
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,27 @@ class Criteria:
         )
 
 
+HELP = """\
+Find analysed images. Criteria combine: `--label dog --flagged --since 2026-11-01` finds flagged dog
+pictures analysed since November. Without criteria, the newest images of every status.
+
+examples:
+  imgpipe query --label dog                  labelled dog (or a kind of it), most confident first
+  imgpipe query --text "gate 12"             whose detected text contains "gate 12"
+  imgpipe query --status failed              that could not be analysed, with the reason
+  imgpipe query --key trip/a.jpg --json      one image's whole record, for scripts
+  imgpipe query --flagged --csv > flagged.csv
+
+--text looks inside every image analysed in the date range: on a large table narrow it with
+--since/--until. A query that finds nothing says so when the analysis it needs never ran.
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "query",
         help="find analysed images by key, label, text, flag, status or date",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--key", help="one image, by key (relative to the input prefix, or in full)")
@@ -73,7 +95,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--text", help="images whose detected text contains this (case-insensitive)")
     parser.add_argument("--flagged", action="store_true", help="images moderation flagged")
     parser.add_argument("--status", choices=[s.value for s in ALL_STATUSES], help="images with this status")
-    parser.add_argument("--faces", type=int, metavar="N", help="images with at least N faces")
+    parser.add_argument("--faces", type=whole_number(0), metavar="N", help="images with at least N faces")
     parser.add_argument("--person", help="images of a person named with `imgpipe people name`")
     parser.add_argument("--pii", action="store_true", help="images whose text shows personal information")
     parser.add_argument("--language", help="images whose text is in this language (e.g. en, fr)")
@@ -82,9 +104,13 @@ def register(commands: Any) -> None:
         "--until", type=iso_bound, help="analysed at or before (inclusive: a date is all of it)"
     )
     parser.add_argument(
-        "--limit", type=int, default=DEFAULT_LIMIT, help=f"most results (default {DEFAULT_LIMIT})"
+        "--limit", type=whole_number(1), default=DEFAULT_LIMIT, help=f"most results (default {DEFAULT_LIMIT})"
     )
-    parser.add_argument("--json", action="store_true", help="print the records as JSON (for scripts)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the records as JSON (for scripts)")
+    output.add_argument(
+        "--csv", action="store_true", help="print the records as CSV, one row per image (for spreadsheets)"
+    )
     add_target_options(parser)
     parser.set_defaults(run=run)
 
@@ -115,24 +141,63 @@ def run(args: argparse.Namespace, console: Console) -> int:
         language=args.language,
         person=args.person,
     )
-    if args.faces is not None and args.faces < 0:
-        raise CommandError("--faces must be 0 or more", exit_code=2)
-    if args.limit < 1:
-        raise CommandError("--limit must be at least 1", exit_code=2)
-    with open_target(args, status_console()) as target:
+    status = status_console()
+    with open_target(args, status) as target:
         records = list(islice(search(target, criteria), args.limit))
         if not records and not has_records(target):
             raise CommandError(
                 f"The results table of the {target.name} is empty: nothing has been analysed yet "
                 "(`imgpipe upload DIR`, or `imgpipe backfill` for images already in the bucket)."
             )
+        hint = None if records else not_analysed_hint(target, criteria)
     if args.json:
         print_json([clean(r) for r in records])
+    elif args.csv:
+        write_csv(records, target)
     elif records:
-        console.print(records_table(target, records))
+        console.print(view.records_table(records, lambda key: shown_key(target, key), console.width))
     else:
         console.print("No image matches.")
+    if hint:
+        status.print(f"[yellow]{hint}", highlight=False)
     return 0
+
+
+def not_analysed_hint(target: Target, c: Criteria) -> str | None:
+    """When nothing matched a label, text or flag: whether that analysis ran at all on recent images
+    (a query cannot find what was never looked for), from the newest analysed records."""
+    wanted = [
+        name for name, asked in (("labels", c.label), ("text", c.text), ("moderation", c.flagged)) if asked
+    ]
+    if not wanted:
+        return None
+    recent = [
+        record
+        for status in (ImageStatus.COMPLETE, ImageStatus.PARTIAL)
+        for record in islice(
+            query_index(target, t.BY_STATUS, t.status_pk(status), attributes=("status", "outcomes")),
+            HINT_SAMPLE,
+        )
+    ]
+    notes = []
+    for name in wanted:
+        reasons = Counter(
+            why for r in recent if (why := not_analysed(view.outcome(r, name))) and "outcomes" in r
+        )
+        if reasons:
+            listed = ", ".join(f"{n} {why}" for why, n in reasons.most_common())
+            count = sum(reasons.values())
+            notes.append(f"{name} were not analysed for {count} of {len(recent)} recent image(s) ({listed})")
+    if not notes:
+        return None
+    return "Note: " + "; ".join(notes) + ". Nothing can match what was never analysed."
+
+
+def write_csv(records: list[dict[str, Any]], target: Target) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=view.CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(view.csv_row(record, lambda key: shown_key(target, key)))
 
 
 def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
@@ -173,29 +238,6 @@ def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
         ]
         # Each partition comes newest first; merging them lazily keeps --limit cheap.
         yield from heapq.merge(*streams, key=lambda r: r.get("updated_at") or "", reverse=True)
-
-
-def records_table(target: Target, records: list[dict[str, Any]]) -> Table:
-    table = Table(show_lines=False)
-    for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "faces", "flagged"):
-        table.add_column(column, overflow="fold")
-    for record in records:
-        place = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
-        table.add_row(
-            shown_key(target, record["image_key"]),
-            record.get("status", ""),
-            (record.get("updated_at") or "")[:16].replace("T", " "),
-            ", ".join(record.get("labels", [])[:4]),
-            record.get("location") or place or record.get("error_message") or "",
-            (record.get("text") or "").split("\n")[0][:40],
-            "" if record.get("face_count") is None else str(record["face_count"]),
-            ", ".join(
-                p
-                for p in ("yes" if record.get("flagged") else "", "PII" if record.get("has_pii") else "")
-                if p
-            ),
-        )
-    return table
 
 
 def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

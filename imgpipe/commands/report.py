@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +21,36 @@ from image_analysis.domain.states import FINAL_STATUSES, ImageStatus
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from ..arguments import whole_number
 from ..errors import CommandError
 from ..results import TimeRange, query_index
-from ..target import Target, add_target_options, open_target
+from ..target import MAX_JOBS, Target, add_target_options, open_target
 from .common import status_console
 from .query import iso_bound
+
+DEFAULT_TITLE = "Image analysis report"
+
+HELP = """\
+Write report.md (a summary to paste anywhere) and report.html (one self-contained page with
+thumbnails, label and text boxes and filters; it loads nothing from the network) about the analysed
+images, to --out (default report/).
+
+examples:
+  imgpipe report                                     every analysed image of the local stack
+  imgpipe report --since 2026-11-01 --prefix trip/ --out trip-report/
+  imgpipe report --stack ImagePipeline --no-thumbnails
+"""
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "report",
         help="write report.md and report.html about the analysed images",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
-    parser.add_argument("--title", default="Image analysis report", help="the report's title")
+    parser.add_argument("--title", default=DEFAULT_TITLE, help="the report's title")
     parser.add_argument(
         "--prefix", default="", help="only images under this key prefix (relative to the input prefix)"
     )
@@ -44,40 +59,80 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--no-thumbnails", action="store_true", help="do not download the images for thumbnails"
     )
-    parser.add_argument("--jobs", type=int, default=8, help="downloads in parallel (default: 8)")
+    parser.add_argument(
+        "--jobs", type=whole_number(1, MAX_JOBS), default=8, help="downloads in parallel (default: 8)"
+    )
     add_target_options(parser)
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
-    from ..report import make_thumbnail, render_report
+@dataclass(frozen=True)
+class Written:
+    markdown: Path
+    html: Path
+    images: int
 
+
+def run(args: argparse.Namespace, console: Console) -> int:
     status = status_console()
+    check_out(args.out)
     with open_target(args, status) as target:
-        prefix = target.layout.input_prefix + args.prefix.lstrip("/")
-        records = [
-            r
-            for status_name in FINAL_STATUSES
-            for r in query_index(
-                target, t.BY_STATUS, t.status_pk(status_name), times=TimeRange(args.since, args.until)
-            )
-            if r["image_key"].startswith(prefix)
-        ]
-        if not records:
-            raise CommandError(f"No analysed images in the {target.name} match; nothing to report.")
-        records.sort(key=lambda r: r["image_key"])
-        results, thumbnails = _fetch(
-            target, records, not args.no_thumbnails, max(1, args.jobs), status, make_thumbnail
+        written = write(
+            target,
+            args.out,
+            status,
+            title=args.title,
+            prefix=args.prefix,
+            times=TimeRange(args.since, args.until),
+            thumbnails=not args.no_thumbnails,
+            jobs=args.jobs,
         )
-    markdown, html = render_report(results, thumbnails, title=args.title)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.md").write_text(markdown, encoding="utf-8")
-    (args.out / "report.html").write_text(html, encoding="utf-8")
     console.print(
-        f"Wrote {args.out / 'report.md'} and {args.out / 'report.html'} ({len(results)} image(s)); "
+        f"Wrote {written.markdown} and {written.html} ({written.images} image(s)); "
         "the HTML page is self-contained: open it in a browser or send it as is."
     )
     return 0
+
+
+def check_out(out: Path) -> None:
+    """Refuse an --out that cannot be a folder before anything is read."""
+    blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise CommandError(f"--out {out}: {blocker} is a file, not a folder; pass another --out", exit_code=2)
+
+
+def write(
+    target: Target,
+    out: Path,
+    status: Console,
+    *,
+    title: str = DEFAULT_TITLE,
+    prefix: str = "",
+    times: TimeRange | None = None,
+    thumbnails: bool = True,
+    jobs: int = 8,
+) -> Written:
+    """report.md and report.html about the final records under `prefix`, in `out`."""
+    from ..report import make_thumbnail, render_report
+
+    under = target.layout.input_prefix + prefix.lstrip("/")
+    records = [
+        r
+        for status_name in FINAL_STATUSES
+        for r in query_index(target, t.BY_STATUS, t.status_pk(status_name), times=times or TimeRange())
+        if r["image_key"].startswith(under)
+    ]
+    if not records:
+        raise CommandError(f"No analysed images in the {target.name} match; nothing to report.")
+    records.sort(key=lambda r: r["image_key"])
+    results, images = _fetch(target, records, thumbnails, max(1, jobs), status, make_thumbnail)
+    markdown, html = render_report(results, images, title=title)
+    check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = Written(out / "report.md", out / "report.html", len(results))
+    written.markdown.write_text(markdown, encoding="utf-8")
+    written.html.write_text(html, encoding="utf-8")
+    return written
 
 
 def _fetch(

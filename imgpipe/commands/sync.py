@@ -20,12 +20,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from ..arguments import key_prefix as key_prefix_arg
+from ..arguments import whole_number
 from ..errors import CommandError
-from ..files import image_key, key_prefix, scan_folder, sha256_of
+from ..files import image_key, scan_folder, sha256_of
 from ..objects import list_keys
 from ..paths import safe_local_path
 from ..results import get_records, has_records
-from ..target import Target, add_target_options, open_target
+from ..target import MAX_JOBS, Target, add_target_options, open_target
 from .common import status_console
 
 
@@ -42,17 +44,35 @@ class SyncPlan:
     refused: list[str] = field(default_factory=list)  # result keys that would leave the folder
 
 
+HELP = """\
+Write each uploaded image's readable result next to it: FOLDER/trip/a.jpg gets FOLDER/trip/a.jpg.txt
+(and a.jpg.json with --json). Use the --prefix the folder was uploaded with. Files already up to
+date are left alone; images without a result yet, or changed since they were analysed, are listed
+instead. Nothing is ever written outside FOLDER.
+
+example:
+  imgpipe upload photos/ && imgpipe sync photos/
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "sync",
         help="write each uploaded image's .txt (and .json) result next to it",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folder", type=Path, help="the folder the images were uploaded from")
-    parser.add_argument("--prefix", default="", help="the key prefix the folder was uploaded with, if any")
+    parser.add_argument(
+        "--prefix",
+        type=key_prefix_arg,
+        default="",
+        help="the key prefix the folder was uploaded with, if any",
+    )
     parser.add_argument("--json", action="store_true", help="write the .json result document too")
-    parser.add_argument("--jobs", type=int, default=8, help="downloads in parallel (default: 8)")
+    parser.add_argument(
+        "--jobs", type=whole_number(1, MAX_JOBS), default=8, help="downloads in parallel (default: 8)"
+    )
     add_target_options(parser)
     parser.set_defaults(run=run)
 
@@ -82,7 +102,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     folder: Path = args.folder
     if not folder.is_dir():
         raise CommandError(f"{folder} is not a folder", exit_code=2)
-    prefix = key_prefix(args.prefix)
+    prefix: str = args.prefix
     suffixes = (".txt", ".json") if args.json else (".txt",)
     images = scan_folder(folder).images
     with open_target(args, status) as target:

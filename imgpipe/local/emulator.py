@@ -71,18 +71,19 @@ class LocalStack:
 
 @contextmanager
 def running_stack(
-    spec: StackSpec, snapshot_dir: Path | None, endpoint: str | None = None
+    spec: StackSpec, snapshot_dir: Path | None, endpoint: str | None = None, port: int = 0
 ) -> Iterator[LocalStack]:
     """Start moto, build the stack's resources, restore the snapshot, then enable notifications.
 
     With `endpoint`, the resources are built on an emulator that runs elsewhere (e.g. `python -m
     imgpipe.local.emulator` in its own process, as the end-to-end tests do) and nothing is reset
-    there: it must not hold this stack's resources yet. Without it, moto runs in this process.
+    there: it must not hold this stack's resources yet. Without it, moto runs in this process, on
+    `port` (0: a free one).
     """
     if endpoint is not None:
         yield _build(endpoint, spec, snapshot_dir)
         return
-    server = start_server()
+    server = start_server(port)
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"

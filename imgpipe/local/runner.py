@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
@@ -19,22 +18,34 @@ import boto3
 from image_analysis.adapters.dynamodb import from_item
 from image_analysis.domain import table as t
 from image_analysis.domain.intake import MalformedMessage, parse_body
+from image_analysis.domain.models import SIMULATED_NOTICE
 from image_analysis.domain.states import FINAL_STATUSES
 from image_analysis.settings import Settings, env_name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..objects import SHA256_METADATA, list_keys
+from .. import recordview as view
+from ..files import FolderScan, scan_paths
+from ..objects import list_keys
 from ..paths import safe_local_path
+from ..target import Target
+from ..uploads import Transfers, report_skipped, transfer
 from . import emulator
 from .emulator import LocalStack
 from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
-from .synth import synthesize
 
 AI_SWITCHES = (
     "ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION", "ENABLE_FACES",
     "ENABLE_COMPREHENSION", "ENABLE_PEOPLE",
 )  # fmt: skip
+# The model id `--simulated-ai` runs record: the simulated services accept any id, and this one says what
+# answered (it changes the settings fingerprint too, so simulated analyses are never reused as real ones).
+LOCAL_JOBS = 8  # files uploaded in parallel to the emulated bucket
+SIMULATED_MODEL_ID = "simulated.imgpipe-ai-services-not-bedrock"
+SIMULATED_BANNER = (
+    "[bold yellow]SIMULATED AI: imgpipe's simulated services answer for Bedrock and Rekognition; "
+    "every result they produce is marked SIMULATED."
+)
 
 
 @dataclass
@@ -43,7 +54,10 @@ class LocalOptions:
     state_dir: Path = Path(".imgpipe")
     workers: int | None = None
     use_aws_ai: bool = False
+    simulated_ai: bool = False  # imgpipe's simulated AI services answer for Bedrock and Rekognition
     reset: bool = False
+    serve: bool = False  # keep the stack running for the AWS CLI and SDKs until Ctrl-C
+    port: int = 0  # the emulator's port (0: a free one)
     retry_delay: int = 2
     timeout_s: float = 900.0
     context: dict[str, Any] = field(default_factory=dict)
@@ -78,46 +92,59 @@ class Accounting:
 
 
 def run_local(options: LocalOptions, console: Console) -> int:
-    inputs = collect_inputs(options.paths)
-    if not inputs:
-        console.print("[red]No files found in " + ", ".join(map(str, options.paths)))
-        return 2
-    if options.use_aws_ai and boto3.Session().get_credentials() is None:
-        console.print("[red]--aws-ai needs AWS credentials (environment, profile or SSO); none were found.")
+    from ..target import local_target
+
+    scan = scan_paths(options.paths)
+    report_skipped(scan, console)
+    if not scan.images and not options.serve:
+        found = scan.skipped_summary() or "no files"
+        console.print(f"[red]No images in {', '.join(map(str, options.paths))} ({found}).", highlight=False)
         return 2
     if options.reset:  # forget earlier runs; the demo's sample files are kept
         for part in ("snapshot", "results", "logs"):
             shutil.rmtree(options.state_dir / part, ignore_errors=True)
     console.print("Synthesizing the stack (the same app `cdk deploy` uses)…")
-    spec = StackSpec.load(synthesize(options.state_dir / "cdk.out", options.context))
-    with emulator.running_stack(spec, options.state_dir / "snapshot") as stack:
-        env = function_environment(spec, stack, options.use_aws_ai)
-        settings = Settings.from_env(env)
-        ensure_people_collection(spec, stack, options.use_aws_ai)
-        workers = worker_count(spec, options.workers)
-        console.print(f"Emulated S3, SQS and DynamoDB at {stack.endpoint}; {workers} Lambda worker(s).")
-        with running_workers(workers, env, stack, spec, options) as _:
-            uploaded, reused = upload_new(stack, settings.input_prefix, inputs, console)
-            accounting = wait_for(stack, settings, uploaded, reused, options.timeout_s, console)
-        emulator.save(stack, options.state_dir / "snapshot")
-        results_dir = export_results(stack, settings, options.state_dir / "results")
-    print_results(console, accounting, settings, options, results_dir)
-    return 0 if not accounting.unaccounted else 1
+    with local_target(options, console, saves=True) as target:
+        local = target.local
+        assert local is not None  # a local target always has its run
+        workers = worker_count(local.spec, options.workers)
+        console.print(f"Emulated S3, SQS and DynamoDB at {local.stack.endpoint}; {workers} Lambda worker(s).")
+        with target.processing():
+            transfers = upload_new(target, scan, console)
+            accounting = wait_for(
+                target, target.settings, transfers.uploaded, transfers.unchanged, options.timeout_s, console
+            )
+            results_dir = export_results(target, target.settings, options.state_dir / "results")
+            if scan.images:
+                print_results(console, accounting, target.settings, options, results_dir)
+            for relative, why in transfers.failed:
+                console.print(f"[red]Failed to upload {relative}: {why}", highlight=False)
+            if options.serve:
+                from .serve import serve
+
+                serve(target, local.stack.endpoint, options.state_dir, console)
+                export_results(target, target.settings, results_dir)  # what arrived while serving
+    return 0 if not accounting.unaccounted and not transfers.failed else 1
 
 
-def collect_inputs(paths: list[Path]) -> list[tuple[str, Path]]:
-    """(key relative to the input prefix, file) for every file under the given folders or files."""
-    found: list[tuple[str, Path]] = []
-    for path in paths:
-        if path.is_dir():
-            found += [(f.relative_to(path).as_posix(), f) for f in sorted(path.rglob("*")) if f.is_file()]
-        elif path.is_file():
-            found.append((path.name, path))
-    return found
+@contextmanager
+def simulated_ai_services(wanted: bool) -> Iterator[dict[str, str] | None]:
+    """imgpipe's simulated Bedrock and Rekognition, in this process, while the workers run: the
+    AWS_ENDPOINT_URL_<SERVICE> variables that point the workers at them (None when not wanted)."""
+    if not wanted:
+        yield None
+        return
+    from ..simulated.ai_services import AiServicesDouble
+
+    with AiServicesDouble() as services:
+        yield services.env()
 
 
-def function_environment(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -> dict[str, str]:
-    """The function's environment from the template, pointed at the emulators."""
+def function_environment(
+    spec: StackSpec, stack: LocalStack, use_aws_ai: bool, simulated_ai: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The function's environment from the template, pointed at the emulators (and, with
+    `simulated_ai`, the simulated AI services' endpoints, at those: the results then say so)."""
     env = {name: resolve(value, spec, stack.endpoint) for name, value in spec.function_environment.items()}
     env.update(
         {
@@ -128,7 +155,10 @@ def function_environment(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
     )
-    if not use_aws_ai:
+    if simulated_ai is not None:
+        env.update(simulated_ai)
+        env.update({env_name("simulated_ai"): "true", env_name("bedrock_model_id"): SIMULATED_MODEL_ID})
+    elif not use_aws_ai:
         env.update({name: "false" for name in AI_SWITCHES})  # recorded as skipped, never invented
     return env
 
@@ -141,13 +171,16 @@ def people_collection(spec: StackSpec, stack: LocalStack) -> str | None:
     return resolve(env[env_name("people_collection")], spec, stack.endpoint)
 
 
-def ensure_people_collection(spec: StackSpec, stack: LocalStack, use_aws_ai: bool) -> None:
+def ensure_people_collection(
+    spec: StackSpec, stack: LocalStack, use_aws_ai: bool, simulated_ai: Mapping[str, str] | None = None
+) -> None:
     """Create the template's people collection where Rekognition answers (the stack's own job in AWS;
-    locally nothing else would): AWS with --aws-ai, or the simulated services' endpoint."""
+    locally nothing else would): AWS with --aws-ai, or the simulated services with --simulated-ai."""
     collection = people_collection(spec, stack)
-    if collection is None or not use_aws_ai:
+    if collection is None or not (use_aws_ai or simulated_ai):
         return
-    client = boto3.client("rekognition")
+    endpoint = simulated_ai["AWS_ENDPOINT_URL_REKOGNITION"] if simulated_ai else None
+    client = boto3.client("rekognition", endpoint_url=endpoint)
     with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
         client.create_collection(CollectionId=collection)
 
@@ -210,44 +243,18 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def upload_new(
-    stack: LocalStack, input_prefix: str, inputs: list[tuple[str, Path]], console: Console
-) -> tuple[dict[str, str], list[str]]:
-    """Upload files that are new or changed since the last run; returns (uploaded, reused)."""
-    uploaded: dict[str, str] = {}
-    reused: list[str] = []
-    for relative, path in inputs:
-        key = input_prefix + relative
-        data = path.read_bytes()
-        if _already_there(stack, key, data):
-            reused.append(key)
-            continue
-        response = stack.s3.put_object(
-            Bucket=stack.bucket,
-            Key=key,
-            Body=data,
-            Metadata={SHA256_METADATA: hashlib.sha256(data).hexdigest()},
-        )
-        uploaded[key] = response.get("VersionId") or response["ETag"].strip('"')
+def upload_new(target: Target, scan: FolderScan, console: Console) -> Transfers:
+    """Upload the images that are new, changed, or not analysed under the current settings (the rules
+    `imgpipe upload` uses: imgpipe.uploads)."""
+    transfers = transfer(target, scan.images, "", LOCAL_JOBS, console)
+    skipped = scan.skipped_summary()
     console.print(
-        f"Uploaded {len(uploaded)} file(s)"
-        + (f"; {len(reused)} unchanged since the last run" if reused else "")
+        f"Uploaded {len(transfers.uploaded)} file(s)"
+        + (f"; {len(transfers.unchanged)} unchanged since the last run" if transfers.unchanged else "")
+        + (f"; {skipped}" if skipped else ""),
+        highlight=False,
     )
-    return uploaded, reused
-
-
-def _already_there(stack: LocalStack, key: str, data: bytes) -> bool:
-    """The same bytes are in the bucket and their analysis finished in an earlier run."""
-    try:
-        head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
-    except stack.s3.exceptions.ClientError:
-        return False
-    if head["ETag"].strip('"') != hashlib.md5(data, usedforsecurity=False).hexdigest():
-        return False
-    item = stack.dynamodb.get_item(
-        TableName=stack.table, Key={"pk": {"S": t.image_pk(key)}, "sk": {"S": t.RESULT_SK}}
-    )
-    return item.get("Item", {}).get("status", {}).get("S") in FINAL_STATUSES
+    return transfers
 
 
 def wait_for(
@@ -268,7 +275,7 @@ def wait_for(
     before = previous or {}
     deadline = time.monotonic() + timeout_s
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as progress:
         task = progress.add_task("Analysing", total=len(uploaded))
         while True:
             accounting.final = final_records(stack, settings)
@@ -335,7 +342,7 @@ def dead_letter_keys(stack: Pipeline) -> set[str]:
     return keys
 
 
-def export_results(stack: LocalStack, settings: Settings, folder: Path) -> Path:
+def export_results(stack: Target, settings: Settings, folder: Path) -> Path:
     """A readable copy of every result object, at its path relative to the output prefix."""
     for key in list_keys(stack.s3, stack.bucket, settings.output_prefix):
         target = safe_local_path(folder, key[len(settings.output_prefix) :])
@@ -349,24 +356,13 @@ def export_results(stack: LocalStack, settings: Settings, folder: Path) -> Path:
 def print_results(
     console: Console, accounting: Accounting, settings: Settings, options: LocalOptions, results_dir: Path
 ) -> None:
-    from rich.table import Table
-
-    table = Table(title="Results", show_lines=False)
-    for column in ("image", "status", "location", "top labels", "text", "flagged"):
-        table.add_column(column, overflow="fold")
-    for key, record in sorted(accounting.final.items()):
-        location = record.get("location") or record.get("error_message") or _gps_place(record) or ""
-        text = (record.get("text") or "").split("\n")[0]
-        table.add_row(
-            key[len(settings.input_prefix) :],
-            record["status"],
-            location,
-            ", ".join(record.get("labels", [])[:3]),
-            text[:40],
-            "yes" if record.get("flagged") else "",
-        )
+    title = "Results (SIMULATED AI: not Bedrock or Rekognition)" if options.simulated_ai else "Results"
+    records = [record for _, record in sorted(accounting.final.items())]
+    table = view.records_table(
+        records, lambda key: key[len(settings.input_prefix) :], console.width, title=title
+    )
     for key in sorted(accounting.dead_letters & set(accounting.uploaded)):
-        table.add_row(key[len(settings.input_prefix) :], "in DLQ", "retries exhausted; see logs", "", "", "")
+        table.add_row(key[len(settings.input_prefix) :], "in DLQ: retries exhausted; see the logs")
     console.print(table)
     console.print(f"Results: {results_dir}/ (JSON and .txt per image); logs: {options.state_dir}/logs/")
     if accounting.unaccounted:
@@ -374,15 +370,16 @@ def print_results(
             f"[red]{len(accounting.unaccounted)} image(s) not accounted for: "
             + ", ".join(sorted(accounting.unaccounted)[:10])
         )
-    if not options.use_aws_ai:
+    if options.simulated_ai:
+        console.print(f"[bold yellow]{SIMULATED_NOTICE}", highlight=False)
         console.print(
-            "Bedrock and Rekognition were skipped (recorded as 'switched off'), not invented. "
-            "Run with --aws-ai and AWS credentials to call them for real."
+            "Run with --aws-ai and AWS credentials to call Bedrock and Rekognition for real.", highlight=False
         )
-
-
-def _gps_place(record: dict[str, Any]) -> str | None:
-    if record.get("city") or record.get("country"):
-        where = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
-        return f"near {where} (GPS)"
-    return None
+    elif not options.use_aws_ai:
+        console.print(
+            "Bedrock and Rekognition were not called: labels, text, moderation and location are recorded "
+            "as 'not analysed (switched off)', never invented. Run with --simulated-ai to see "
+            "what results look like (simulated answers, marked as such), or with --aws-ai and AWS "
+            "credentials to call them for real.",
+            highlight=False,
+        )

@@ -67,6 +67,8 @@ def poll_forever(args: argparse.Namespace) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C reaches the whole process group; `imgpipe local` stops its workers (SIGTERM) after their batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     invocation = 0
     while not stopping:
         messages: list[dict[str, Any]] = sqs.receive_message(  # type: ignore[assignment]

@@ -115,6 +115,8 @@ def analysis_fingerprint(settings: Settings) -> str:
         and not k.endswith("_timeout_s")  # how long a client waits changes no answer
     }
     relevant["schema_version"] = SCHEMA_VERSION
+    if settings.simulated_ai:  # simulated answers are never reused for a real analysis (nor the reverse)
+        relevant["simulated_ai"] = True
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
     return digest[:16]
 

@@ -113,7 +113,11 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
     settings = rt.settings
     fingerprint = analysis_fingerprint(settings)
     base = ImageResult(
-        image=info, status=ImageStatus.FAILED, processed_at=rt.now_iso(), settings_fingerprint=fingerprint
+        image=info,
+        status=ImageStatus.FAILED,
+        processed_at=rt.now_iso(),
+        settings_fingerprint=fingerprint,
+        simulated=settings.simulated_ai,
     )
     if data is None:
         limit = settings.max_image_bytes / 1e6
@@ -163,7 +167,10 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
 
 def _rejected(base: ImageResult, exc: ImageRejected, settings: Settings) -> ImageResult:
     """A refusal, with what was read before it (format, size, notes, the GPS place), if anything."""
-    failed = replace(base, status=ImageStatus.FAILED, error=ImageError(exc.code, exc.message))
+    # No AI service saw a refused image, so nothing in it is simulated.
+    failed = replace(
+        base, status=ImageStatus.FAILED, error=ImageError(exc.code, exc.message), simulated=False
+    )
     seen = exc.seen
     if seen is None:
         return failed

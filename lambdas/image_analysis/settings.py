@@ -55,6 +55,13 @@ class Settings:
     enable_text: bool = knob(True, "Detect text with Rekognition DetectText")
     enable_moderation: bool = knob(True, "Detect unsafe content with Rekognition DetectModerationLabels")
     skip_location_if_flagged: bool = knob(False, "Skip the Bedrock call for images moderation flagged")
+    simulated_ai: bool = field(
+        default=False,
+        metadata={
+            "doc": "Bedrock and Rekognition are imgpipe's simulated AI services: every result says so "
+            "(set by `imgpipe local --simulated-ai`; the stack sets false; not a knob)"
+        },
+    )
     # Bedrock (location)
     bedrock_model_id: str = knob(
         DEFAULT_MODEL_ID,

@@ -211,11 +211,11 @@ def test_markdown_has_one_section_per_image(sample: Sample) -> None:
     assert "- **Moderation:** clean" in grey
     assert "- **Status:** partial — text failed (ThrottlingException)" in red
     assert "- **Location:** A red wall in Lisbon, Portugal" in red
-    assert "- **Text:** none" in red
+    assert "- **Text:** not analysed (failed: ThrottlingException)" in red
     assert "- **Moderation:** flagged (Graphic Violence 92.0%, Violence 92.0%)" in red
     assert "- **Status:** failed — not an image Pillow can decode (ImageRejected)" in broken
-    assert "- **Labels:** none" in broken
-    assert "- **Moderation:** not checked" in broken
+    assert "- **Labels:** not analysed (image refused)" in broken
+    assert "- **Moderation:** not analysed (image refused)" in broken
 
 
 @pytest.mark.parametrize(

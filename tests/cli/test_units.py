@@ -14,7 +14,7 @@ from image_analysis.domain.intake import CREATED, parse_body
 from imgpipe.commands.backfill import Work, message
 from imgpipe.commands.query import iso_bound
 from imgpipe.commands.sync import plan
-from imgpipe.files import image_format, key_prefix, scan_folder
+from imgpipe.files import image_format, scan_folder
 from imgpipe.paths import safe_local_path
 from imgpipe.results import TimeRange
 from tests.cli.helpers import picture
@@ -128,16 +128,6 @@ def test_heic_is_an_image(tmp_path: Path) -> None:
     pillow_heif.register_heif_opener()
     (tmp_path / "IMG_0001.HEIC").write_bytes(picture("Blue", 3, "HEIF"))
     assert image_format(tmp_path / "IMG_0001.HEIC") == "HEIF"
-
-
-def test_key_prefix_is_normalised() -> None:
-    assert [key_prefix(p) for p in ("", "/", "trip", "trip/2026/", "/trip/")] == [
-        "",
-        "",
-        "trip/",
-        "trip/2026/",
-        "trip/",
-    ]
 
 
 BLOCK_LOCAL_MODE = """

@@ -199,7 +199,7 @@ def test_skipped_and_failed_analyses_are_listed_with_their_reasons() -> None:
         },
     )
     lines = render_text(replace(FULL, analyses=analyses, reused_from=None)).splitlines()
-    assert lines[0] == "Location unknown"
+    assert lines[0] == "Location not analysed (flagged by moderation)"
     assert "Labels: Beach (91%)" in lines
     assert "Moderation: nothing unsafe found" in lines
     assert lines[-3:] == [

@@ -18,6 +18,10 @@ from .states import AnalysisStatus, ImageStatus
 # Version of the result document and table records (bump on breaking change). 2: faces, text
 # understanding (language, entities, key phrases, PII types) and people (see docs/architecture.md).
 SCHEMA_VERSION = 2
+SIMULATED_NOTICE = (
+    "SIMULATED: Bedrock and Rekognition were imgpipe's simulated AI services; these answers are computed "
+    "from pixel colours and fingerprints, not by Amazon Bedrock or Amazon Rekognition."
+)
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,8 @@ class ImageResult:
     cost: Cost = field(default_factory=Cost)
     notes: list[str] = field(default_factory=list)  # e.g. a broken EXIF block that was ignored
     schema_version: int = SCHEMA_VERSION
+    # True when Bedrock and Rekognition were imgpipe's simulated AI services (`imgpipe local --simulated-ai`)
+    simulated: bool = False
 
     @property
     def flagged(self) -> bool:
@@ -194,6 +200,7 @@ class ImageResult:
             cost=Cost(**(data.get("cost") or {})),
             notes=list(data.get("notes") or []),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
+            simulated=bool(data.get("simulated", False)),
         )
 
 
@@ -261,9 +268,13 @@ def render_text(result: ImageResult) -> str:
         lines.append(f"GPS: {gps.latitude:.5f}, {gps.longitude:.5f} ({where})")
     if analyses.labels:
         lines.append("Labels: " + ", ".join(f"{lb.name} ({lb.confidence:.0f}%)" for lb in analyses.labels))
+    elif _ran(analyses, "labels"):
+        lines.append("Labels: none found")
     if analyses.text:
         lines.append("Text:")
         lines.extend(f"  {t.text}" for t in analyses.text)
+    elif _ran(analyses, "text"):
+        lines.append("Text: none found")
     if analyses.faces:
         lines.append(f"Faces: {len(analyses.faces)}")
         lines.extend(f"  {describe_face(face)}" for face in analyses.faces)
@@ -280,6 +291,8 @@ def render_text(result: ImageResult) -> str:
             lines.append(f"{name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
     if result.reused_from:
         lines.append(f"Same bytes as {result.reused_from}; its analysis was reused.")
+    if result.simulated:
+        lines.append(SIMULATED_NOTICE)
     return "\n".join(lines) + "\n"
 
 
@@ -294,16 +307,37 @@ def _understanding_lines(insights: TextInsights) -> list[str]:
     return lines
 
 
+def not_analysed(outcome: AnalysisOutcome | None) -> str | None:
+    """Why an analysis has no answer: a skip's reason ("switched off"), "failed: <reason>", "not run";
+    None when it ran, so an empty answer then means it found nothing."""
+    if outcome is None:
+        return "not run"
+    if outcome.status == AnalysisStatus.OK:
+        return None
+    if outcome.status == AnalysisStatus.SKIPPED:
+        return outcome.reason or "skipped"
+    return f"failed: {outcome.reason}" if outcome.reason else "failed"
+
+
+def _ran(analyses: Analyses, name: str) -> bool:
+    outcome = analyses.outcomes.get(name)
+    return outcome is not None and outcome.status == AnalysisStatus.OK
+
+
 def _headline(result: ImageResult) -> str:
+    marker = "SIMULATED AI: " if result.simulated else ""
     if result.status == ImageStatus.FAILED and result.error:
         return f"Not analysed: {result.error.message}"
     location = result.analyses.location
     if location:
-        return location.description
+        return marker + location.description
     gps = result.analyses.gps
     if gps and gps.place:
         return f"Taken near {_place_name(gps.place)} (from the photo's GPS)"
-    return "Location unknown"
+    why = not_analysed(result.analyses.outcomes.get("location"))
+    if why and "location" in result.analyses.outcomes:
+        return f"Location not analysed ({why})"
+    return marker + "Location unknown"
 
 
 def _place_name(place: Place) -> str:

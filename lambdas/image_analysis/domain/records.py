@@ -52,6 +52,12 @@ def record_from_result(
         "error_code": result.error.code if result.error else None,
         "error_message": result.error.message if result.error else None,
         "reused_from": result.reused_from,
+        # How each analysis went, so an empty answer that was never asked for is not read as "nothing found"
+        "outcomes": {
+            name: {"status": o.status.value, **({"reason": o.reason} if o.reason else {})}
+            for name, o in a.outcomes.items()
+        },
+        "simulated": True if result.simulated else None,  # absent for real analyses
         "input_tokens": result.cost.input_tokens,
         "output_tokens": result.cost.output_tokens,
         "cost_usd": result.cost.estimated_usd,
