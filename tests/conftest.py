@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -16,7 +18,9 @@ from image_analysis.settings import Settings
 from moto.server import ThreadedMotoServer
 
 from imgpipe.local.environment import OFFLINE_AWS_ENV
+from imgpipe.local.synth import synthesize
 from imgpipe.simulated.ai_services import AiServicesDouble, DoubleConfig
+from tests.cli.helpers import Uploaded, cli_env, imgpipe, new_state_dir, ok, write_photos
 from tests.support import Stack
 
 
@@ -89,3 +93,52 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = build_runtime(settings)
     yield rt
     rt.executor.shutdown(wait=True)
+
+
+# The operator-command fixtures (tests/cli and the CLI tests in tests/integration): the CLI runs in its
+# own process against the local emulated stack, with Bedrock and Rekognition answered by the double.
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cdk.json's stack, synthesized once; a state dir holding a copy skips synth (same inputs)."""
+    outdir = tmp_path_factory.mktemp("synth") / "cdk.out"
+    synthesize(outdir, {})
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def uploaded(
+    tmp_path_factory: pytest.TempPathFactory, synthesized: Path, ai_double: AiServicesDouble
+) -> Iterator[Uploaded]:
+    root = tmp_path_factory.mktemp("uploaded")
+    images = write_photos(root / "photos")
+    state = new_state_dir(synthesized, root / "state")
+    ai_double.reset()
+    done = ok(
+        imgpipe(
+            "upload",
+            root / "photos",
+            "--state-dir",
+            state,
+            "--aws-ai",
+            "--workers",
+            "2",
+            env=cli_env(ai_double),
+        )
+    )
+    yield Uploaded(root / "photos", state, images, done.stdout, ai_double.calls)
+    ai_double.reset()
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The headless browser the report tests render pages in (tests/cli/test_report_render.py)."""
+    path = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+    if path is None:
+        pytest.skip(
+            "headless Chromium is not installed and could not be: `make test` installs Debian's "
+            "`chromium` package (apt-get install chromium) before running the tests"
+        )
+    return path

@@ -17,7 +17,6 @@ from imgpipe.report import FACE_BOX_COLOUR, LABEL_BOX_COLOUR, TEXT_BOX_COLOUR, m
 from tests.cli.test_report_render import (
     assert_outline,
     box_rect,
-    chromium,  # noqa: F401 - the fixture
     close,
     locate,
     pixel_at,
@@ -89,7 +88,7 @@ def test_cards_show_faces_entities_and_pii_types_never_values(page: tuple[str, s
 
 def test_screenshot_draws_the_face_box_and_keeps_the_caption_on_top(
     page: tuple[str, str],
-    chromium: str,  # noqa: F811 - the fixture
+    chromium: str,
     tmp_path: Path,
 ) -> None:
     png = tmp_path / "faces.png"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import io
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -306,19 +305,7 @@ def hostile_report(sample: Sample) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- in headless Chromium
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WINDOW = (1200, 1600)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
-    if path is None:
-        pytest.skip(
-            "headless Chromium is not installed and could not be: `make test` installs Debian's "
-            "`chromium` package (apt-get install chromium) before running the tests"
-        )
-    return path
 
 
 def run_chromium(binary: str, workdir: Path, url: str, *args: str) -> str:

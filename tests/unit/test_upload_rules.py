@@ -14,7 +14,7 @@ pytest.importorskip("rich", reason="needs rich, a CLI requirement, not the Lambd
 from imgpipe import cli
 from imgpipe.arguments import key_prefix, seconds, whole_number
 from imgpipe.files import is_own_result, scan_paths
-from tests.cli.conftest import picture
+from tests.cli.helpers import picture
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from imgpipe.samples import write_samples
-from tests.cli.conftest import synthesized  # noqa: F401 - fixture
 from tests.support import PROJECT_ROOT
 
 SECTION = "### Query the results with the AWS CLI or boto3"
@@ -32,7 +31,7 @@ def bash(code: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProce
     )
 
 
-def test_the_readme_examples_run_verbatim_against_the_served_stack(tmp_path: Path, synthesized: Path) -> None:  # noqa: F811
+def test_the_readme_examples_run_verbatim_against_the_served_stack(tmp_path: Path, synthesized: Path) -> None:
     (serve, shell), (language, python) = readme_blocks()[:2], readme_blocks()[2]
     assert serve[0] == shell[0] == "bash" and language == "python"
     checkout = tmp_path / "checkout"

@@ -19,15 +19,7 @@ import pytest
 
 from imgpipe.recordview import CSV_COLUMNS
 from imgpipe.simulated.ai_services import AiServicesDouble
-from tests.cli.conftest import (  # noqa: F401 - fixtures
-    PHOTOS,
-    Uploaded,
-    cli_env,
-    imgpipe,
-    ok,
-    synthesized,
-    uploaded,
-)
+from tests.cli.helpers import PHOTOS, Uploaded, cli_env, imgpipe, ok
 from tests.support import PROJECT_ROOT, describe
 
 ESCAPE = "\x1b"
@@ -67,7 +59,7 @@ def test_version() -> None:
     assert done.returncode == 0 and done.stdout.strip() == f"imgpipe {version('imgpipe')}"
 
 
-def test_the_documented_exit_codes(uploaded: Uploaded, double: AiServicesDouble, tmp_path: Path) -> None:  # noqa: F811
+def test_the_documented_exit_codes(uploaded: Uploaded, double: AiServicesDouble, tmp_path: Path) -> None:
     env, state = cli_env(double), ["--state-dir", str(uploaded.state)]
     (tmp_path / "empty").mkdir()
     (tmp_path / "a-file").write_text("x")
@@ -89,10 +81,10 @@ def test_the_documented_exit_codes(uploaded: Uploaded, double: AiServicesDouble,
         done = imgpipe(*argv, env=env)
         assert done.returncode == code, (argv, describe(done))
         assert "Traceback" not in done.stderr, (argv, done.stderr)
-    # 130 (interrupted): tests/integration/test_upload_path.py::test_ctrl_c_during_a_local_run_...
+    # 130 (interrupted): tests/cli/test_upload_path.py::test_ctrl_c_during_a_local_run_...
 
 
-def test_output_off_a_terminal_is_plain(uploaded: Uploaded, double: AiServicesDouble, tmp_path: Path) -> None:  # noqa: F811
+def test_output_off_a_terminal_is_plain(uploaded: Uploaded, double: AiServicesDouble, tmp_path: Path) -> None:
     run = uploaded.copy(tmp_path)
     (run.photos / "new.jpg").write_bytes((run.photos / "red-1.jpg").read_bytes()[:-2] + b"\xff\xd9")
     done = ok(imgpipe("upload", run.photos, "--aws-ai", "--state-dir", run.state, env=cli_env(double)))
@@ -128,7 +120,7 @@ def test_help_is_written_for_users(command: str) -> None:
         assert "example" in done.stdout
 
 
-def test_query_csv_has_one_row_per_record(uploaded: Uploaded, double: AiServicesDouble) -> None:  # noqa: F811
+def test_query_csv_has_one_row_per_record(uploaded: Uploaded, double: AiServicesDouble) -> None:
     env, state = cli_env(double), ["--state-dir", str(uploaded.state), "--limit", "1000"]
     rows = list(csv.DictReader(io.StringIO(ok(imgpipe("query", "--csv", *state, env=env)).stdout)))
     records = json.loads(ok(imgpipe("query", "--json", *state, env=env)).stdout)
@@ -141,7 +133,7 @@ def test_query_csv_has_one_row_per_record(uploaded: Uploaded, double: AiServices
 
 
 @pytest.mark.parametrize("command", [["query"], ["stats"]])
-def test_tables_fit_80_columns(uploaded: Uploaded, double: AiServicesDouble, command: list[str]) -> None:  # noqa: F811
+def test_tables_fit_80_columns(uploaded: Uploaded, double: AiServicesDouble, command: list[str]) -> None:
     done = ok(imgpipe(*command, "--state-dir", uploaded.state, env=cli_env(double, COLUMNS="80")))
     lines = done.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80, done.stdout

@@ -13,13 +13,12 @@ from image_analysis.domain.states import AnalysisStatus
 from PIL import Image
 
 from imgpipe.report import PAGE_SIZE, make_thumbnail, render_report
-from tests.cli.test_report_render import (  # noqa: F401 - chromium is a fixture
+from tests.cli.test_report_render import (
     GREY,
     GREY_KEY,
     YELLOW,
     analysed,
     box_rect,
-    chromium,
     close,
     grey_with_object,
     locate,
@@ -58,7 +57,7 @@ def visible_text(dom: str, key: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", card.group(1)))
 
 
-def test_simulated_and_not_analysed_states_in_the_browser(chromium: str, tmp_path: Path) -> None:  # noqa: F811
+def test_simulated_and_not_analysed_states_in_the_browser(chromium: str, tmp_path: Path) -> None:
     _, page = pages(tmp_path)
     dom = run_chromium(chromium, tmp_path, page.as_uri(), "--dump-dom")
     assert "Showing 2 of 2 images" in dom  # the page's script ran
@@ -86,7 +85,7 @@ def test_simulated_and_not_analysed_states_in_the_browser(chromium: str, tmp_pat
 MANY = 2 * PAGE_SIZE + 34
 
 
-def test_hundreds_of_images_come_a_page_at_a_time(chromium: str, tmp_path: Path) -> None:  # noqa: F811
+def test_hundreds_of_images_come_a_page_at_a_time(chromium: str, tmp_path: Path) -> None:
     base = analysed(GREY_KEY, grey_with_object())
     results = [replace(base, image=replace(base.image, key=f"many/{n:04d}.jpg")) for n in range(MANY)]
     thumbnail = make_thumbnail(grey_with_object())
@@ -111,7 +110,7 @@ def test_hundreds_of_images_come_a_page_at_a_time(chromium: str, tmp_path: Path)
     assert sum(' data-src="data:image/jpeg' in body for _, body in cards) == PAGE_SIZE
 
 
-def test_box_labels_never_cover_the_picture(chromium: str, tmp_path: Path) -> None:  # noqa: F811
+def test_box_labels_never_cover_the_picture(chromium: str, tmp_path: Path) -> None:
     result = analysed(GREY_KEY, grey_with_object())
     thumbnail = make_thumbnail(grey_with_object())
     assert thumbnail is not None

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.conftest import imgpipe, new_state_dir, synthesized  # noqa: F401 - fixture
+from tests.cli.helpers import imgpipe, new_state_dir
 from tests.support import CLI_TIMEOUT_S, describe
 
 VENV_BIN = str(Path(sys.prefix) / "bin")
@@ -39,7 +39,7 @@ def report_path(stdout: str) -> Path:
     return Path(found.group(1))
 
 
-def test_the_commands_the_demo_prints_run_as_printed(tmp_path: Path, synthesized: Path) -> None:  # noqa: F811
+def test_the_commands_the_demo_prints_run_as_printed(tmp_path: Path, synthesized: Path) -> None:
     state = new_state_dir(synthesized, tmp_path / "state")
     env = without_venv_on_path()
     demo = imgpipe("demo", "--state-dir", state, "--workers", "2", env=env)

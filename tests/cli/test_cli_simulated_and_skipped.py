@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from image_analysis.domain.models import SIMULATED_NOTICE
 
-from tests.cli.conftest import imgpipe, new_state_dir, ok, picture, synthesized  # noqa: F401 - fixture
+from tests.cli.helpers import imgpipe, new_state_dir, ok, picture
 from tests.support import describe
 
 IMAGES = {"red.jpg": picture("Red", 1), "trip/blue.png": picture("Blue", 2, "PNG")}
@@ -38,7 +38,7 @@ def offline_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
 
 
-def local_run(root: Path, synthesized: Path, *flags: str) -> LocalRun:  # noqa: F811
+def local_run(root: Path, synthesized: Path, *flags: str) -> LocalRun:
     photos = root / "photos"
     for relative, data in {**IMAGES, **NOT_AN_IMAGE}.items():
         (photos / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -51,12 +51,12 @@ def local_run(root: Path, synthesized: Path, *flags: str) -> LocalRun:  # noqa: 
 
 
 @pytest.fixture(scope="module")
-def skipped(tmp_path_factory: pytest.TempPathFactory, synthesized: Path) -> LocalRun:  # noqa: F811
+def skipped(tmp_path_factory: pytest.TempPathFactory, synthesized: Path) -> LocalRun:
     return local_run(tmp_path_factory.mktemp("skipped"), synthesized)
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory: pytest.TempPathFactory, synthesized: Path) -> LocalRun:  # noqa: F811
+def simulated(tmp_path_factory: pytest.TempPathFactory, synthesized: Path) -> LocalRun:
     return local_run(tmp_path_factory.mktemp("simulated"), synthesized, "--simulated-ai")
 
 

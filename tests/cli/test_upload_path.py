@@ -22,19 +22,8 @@ from imgpipe.files import scan_folder
 from imgpipe.simulated.ai_services import AiServicesDouble
 from imgpipe.target import Target
 from imgpipe.uploads import UploadInterrupted, transfer
-from tests.cli.conftest import (  # noqa: F401 - fixtures
-    PHOTOS,
-    Uploaded,
-    cli_env,
-    imgpipe,
-    new_state_dir,
-    ok,
-    picture,
-    synthesized,
-    uploaded,
-)
-from tests.conftest import Stack
-from tests.support import PROJECT_ROOT, describe
+from tests.cli.helpers import PHOTOS, Uploaded, cli_env, imgpipe, new_state_dir, ok, picture
+from tests.support import PROJECT_ROOT, Stack, describe
 
 
 def objects(state: Path) -> set[str]:
@@ -51,7 +40,7 @@ def records(state: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 def test_local_and_upload_skip_the_same_files_and_agree_on_unchanged(
     tmp_path: Path,
-    synthesized: Path,  # noqa: F811
+    synthesized: Path,
 ) -> None:
     photos = tmp_path / "photos"
     for relative, data in {
@@ -124,7 +113,7 @@ def test_an_interrupted_upload_keeps_what_finished_and_the_rerun_continues(
 
 def test_ctrl_c_during_a_local_run_keeps_the_finished_analyses(
     tmp_path: Path,
-    synthesized: Path,  # noqa: F811
+    synthesized: Path,
     double: AiServicesDouble,
 ) -> None:
     photos = tmp_path / "photos"
@@ -164,7 +153,7 @@ def test_ctrl_c_during_a_local_run_keeps_the_finished_analyses(
 
 
 def test_purge_removes_images_with_their_results_and_records(
-    uploaded: Uploaded,  # noqa: F811
+    uploaded: Uploaded,
     double: AiServicesDouble,
     tmp_path: Path,
 ) -> None:
@@ -188,7 +177,7 @@ def test_purge_removes_images_with_their_results_and_records(
 
 @pytest.mark.parametrize(("answer", "code"), [("no", 1), ("yes", 0)])
 def test_purge_asks_on_a_terminal(
-    uploaded: Uploaded,  # noqa: F811
+    uploaded: Uploaded,
     double: AiServicesDouble,
     tmp_path: Path,
     answer: str,
