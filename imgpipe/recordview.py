@@ -88,7 +88,8 @@ def records_table(
                 ),
             )
         return table
-    for column in ("image", "status", "analysed (UTC)", "labels", "location", "text", "faces", "flagged"):
+    table.add_column("image", no_wrap=True, overflow="fold")  # a key on one line, unless it cannot fit
+    for column in ("status", "analysed (UTC)", "labels", "location", "text", "faces", "flagged"):
         table.add_column(column, overflow="fold")
     for record in records:
         table.add_row(

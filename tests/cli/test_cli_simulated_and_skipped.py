@@ -16,7 +16,8 @@ from tests.cli.helpers import imgpipe, new_state_dir, ok, picture
 from tests.support import describe
 
 IMAGES = {"red.jpg": picture("Red", 1), "trip/blue.png": picture("Blue", 2, "PNG")}
-NOT_AN_IMAGE = {"notes.jpg": b"not a picture\n"}
+# A JPEG cut short: an image by its header, so it is uploaded, and the pipeline refuses it (truncated).
+REFUSED = {"cut.jpg": picture("Red", 3)[:1000]}
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def offline_env() -> dict[str, str]:
 
 def local_run(root: Path, synthesized: Path, *flags: str) -> LocalRun:
     photos = root / "photos"
-    for relative, data in {**IMAGES, **NOT_AN_IMAGE}.items():
+    for relative, data in {**IMAGES, **REFUSED}.items():
         (photos / relative).parent.mkdir(parents=True, exist_ok=True)
         (photos / relative).write_bytes(data)
     state = new_state_dir(synthesized, root / "state")
@@ -79,7 +80,7 @@ def test_without_ai_every_view_says_not_analysed_and_why(skipped: LocalRun) -> N
     skipped.cli("report", "--out", skipped.state / "report")
     markdown = (skipped.state / "report" / "report.md").read_text()
     assert markdown.count("- **Labels:** not analysed (switched off)") == 2
-    assert "- **Labels:** not analysed (image refused)" in markdown  # notes.jpg
+    assert "- **Labels:** not analysed (image refused)" in markdown  # cut.jpg
     assert "SIMULATED" not in markdown
 
 
@@ -93,7 +94,7 @@ def test_simulated_ai_answers_from_the_pixels_and_every_view_says_simulated(simu
         assert analyses["labels"][0]["name"] == colour  # type: ignore[index]
         assert analyses["text"][0]["box"] is not None  # type: ignore[index]
         assert text.startswith("SIMULATED AI: ") and text.rstrip().endswith(SIMULATED_NOTICE)
-    refused, _ = simulated.result("notes.jpg")
+    refused, _ = simulated.result("cut.jpg")
     assert refused["status"] == "failed" and refused["simulated"] is False  # no AI saw it
     red = json.loads(simulated.cli("query", "--label", "Red", "--json"))
     assert [r["image_key"] for r in red] == ["images/red.jpg"] and red[0]["simulated"] is True
