@@ -151,8 +151,9 @@ def test_an_analysis_cannot_claim_a_key_while_its_removal_runs(
 def test_a_removal_waits_for_an_analysis_of_the_deleted_version(
     stack: Stack, runtime: Runtime, double: AiServicesDouble
 ) -> None:
-    # Given an analysis in progress of a version that is deleted meanwhile
-    double.configure(latency_bedrock=1.0)
+    # Given an analysis in progress of a version that is deleted meanwhile (Claude answers after 5 s:
+    # long enough that the removal below meets it in flight even on a loaded machine)
+    double.configure(latency_bedrock=5.0)
     with ThreadPoolExecutor(1) as pool:
         analysis = pool.submit(handle_event, put(stack, jpeg(colour=RED)), runtime)
         wait_for_claim(runtime)
