@@ -400,12 +400,24 @@ class Run:
     log: dict[str, list[dict[str, Any]]]
 
 
+def interleaved(bad: dict[str, bytes], good: dict[str, bytes]) -> dict[str, bytes]:
+    """Bad and good inputs in one upload order with a good one every few bad ones: the queue hands out
+    messages in about that order, so every batch of more than a few holds both kinds."""
+    step = max(1, len(bad) // max(1, len(good)))
+    goods, order = list(good.items()), []
+    for number, item in enumerate(bad.items()):
+        if number % step == 0 and goods:
+            order.append(goods.pop(0))
+        order.append(item)
+    return dict(order + goods)
+
+
 @pytest.fixture(scope="module")
 def run(_fake_aws_environment: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     with running_local_pipeline(tmp_path_factory.mktemp("bad-input"), CONTEXT) as pipeline:
         prefix = pipeline.settings.input_prefix
         kinds, good = corpus(prefix), good_images(prefix)
-        uploads = {kind.key: kind.data for kind in kinds} | good
+        uploads = interleaved({kind.key: kind.data for kind in kinds}, good)
         assert len(uploads) == len(kinds) + len(good), "two kinds share a key"
         # All in one go: the workers are frozen while the uploads land, so their first batches are full.
         with pipeline.paused_workers(), ThreadPoolExecutor(8) as pool:
