@@ -339,7 +339,11 @@ def local_target(options: LocalOptions, status: Console, *, saves: bool) -> Iter
             ),
             # Rekognition is AWS's (or the simulated services', through AWS_ENDPOINT_URL_REKOGNITION).
             people_collection=people_collection(spec, stack),
-            rekognition=boto3.client("rekognition", config=CLIENT_CONFIG),
+            # The function's region (the user's with --aws-ai, else the local one): a machine with no
+            # AWS configuration at all must still run the demo.
+            rekognition=boto3.client(
+                "rekognition", region_name=environment["AWS_DEFAULT_REGION"], config=CLIENT_CONFIG
+            ),
         )
         try:
             yield target

@@ -180,7 +180,8 @@ def ensure_people_collection(
     if collection is None or not (use_aws_ai or simulated_ai):
         return
     endpoint = simulated_ai["AWS_ENDPOINT_URL_REKOGNITION"] if simulated_ai else None
-    client = boto3.client("rekognition", endpoint_url=endpoint)
+    region = os.environ.get("AWS_DEFAULT_REGION", LOCAL_REGION)
+    client = boto3.client("rekognition", endpoint_url=endpoint, region_name=region)
     with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
         client.create_collection(CollectionId=collection)
 

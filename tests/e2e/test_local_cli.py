@@ -211,8 +211,10 @@ def test_changing_the_input_prefix_in_the_context_changes_the_local_run(tmp_path
 
 def test_demo_accounts_for_every_sample(tmp_path: Path) -> None:
     state = tmp_path / "demo"
+    # A newcomer's machine: no AWS credentials, region or profile anywhere (no ~/.aws either)
+    bare = {k: v for k, v in cli_env().items() if not k.startswith("AWS_")} | {"HOME": str(tmp_path)}
 
-    done = run_cli("demo", "--state-dir", state, env=cli_env())
+    done = run_cli("demo", "--state-dir", state, env=bare)
 
     assert done.returncode == 0, describe(done)
     samples = sorted(
