@@ -231,13 +231,10 @@ class Claims:
         return True
 
     def get(self, image_key: str) -> dict[str, Any] | None:
-        try:
-            response = self.client.get_item(
-                TableName=self.name, Key=ddb.key(t.image_pk(image_key), t.RESULT_SK), ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "DynamoDB GetItem") from exc
-        return ddb.from_item(response["Item"]) if "Item" in response else None
+        item = ddb.get_item(
+            self.client, self.name, t.image_pk(image_key), t.RESULT_SK, "record", consistent=True
+        )
+        return ddb.from_item(item) if item else None
 
     # --- removal ----------------------------------------------------------------------------
     def lock_for_removal(self, image_key: str, token: str, now_s: int, lease_s: int) -> RemovalLock | Busy:

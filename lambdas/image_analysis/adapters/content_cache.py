@@ -28,13 +28,7 @@ class ContentCache:
 
     def lookup(self, sha256: str, fingerprint: str) -> CachedAnalysis | None:
         """An earlier analysis of identical bytes under the same settings, or None."""
-        try:
-            response = self.client.get_item(
-                TableName=self.name, Key=ddb.key(t.content_pk(sha256, fingerprint), t.CACHE_SK)
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "DynamoDB GetItem (cache)") from exc
-        item = response.get("Item")
+        item = ddb.get_item(self.client, self.name, t.content_pk(sha256, fingerprint), t.CACHE_SK, "cache")
         if not item:
             return None
         payload = json.loads(zlib.decompress(item["analyses"]["B"]))

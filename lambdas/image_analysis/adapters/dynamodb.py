@@ -7,6 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import translate
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -14,6 +17,18 @@ _deserializer = TypeDeserializer()
 
 def key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def get_item(
+    client: Any, table: str, pk: str, sk: str, what: str, *, consistent: bool = False
+) -> dict[str, Any] | None:
+    """One item as DynamoDB stores it (attribute-value form), or None; failures translated for `what`."""
+    try:
+        response = client.get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"DynamoDB GetItem ({what})") from exc
+    item: dict[str, Any] | None = response.get("Item")
+    return item
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:

@@ -128,13 +128,8 @@ class PeopleItems:
         self._write(requests)
 
     def _face(self, face_id: str) -> dict[str, Any] | None:
-        try:
-            response = self.client.get_item(
-                TableName=self.name, Key=ddb.key(t.face_pk(face_id), t.FACE_SK), ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "DynamoDB GetItem (face)") from exc
-        return ddb.from_item(response["Item"]) if "Item" in response else None
+        item = ddb.get_item(self.client, self.name, t.face_pk(face_id), t.FACE_SK, "face", consistent=True)
+        return ddb.from_item(item) if item else None
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), BATCH_WRITE_MAX):
