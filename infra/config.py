@@ -25,7 +25,9 @@ from image_analysis.settings import STORAGE_ALLOWANCE_S, Settings, SettingsError
 # CLAIM_TIMEOUT_S must outlast one invocation, or a second delivery of the same image could take
 # over a claim that is still being worked on; the margin covers clock skew and the final writes.
 CLAIM_MARGIN_S: Final = 60
-DERIVED_SETTINGS: Final = ("claim_timeout_s", "people_collection", "simulated_ai")
+DERIVED_SETTINGS: Final = (
+    "claim_timeout_s", "people_collection", "simulated_ai", "vector_bucket", "vector_index",
+)  # fmt: skip
 SETTINGS_KNOBS: Final = tuple(name for name in defaults() if name not in DERIVED_SETTINGS)
 
 RETAIN, DESTROY = "retain", "destroy"

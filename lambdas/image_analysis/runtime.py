@@ -15,17 +15,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import boto3
+import botocore
 from botocore.config import Config
+from botocore.exceptions import UnknownServiceError
 
 from .adapters.bedrock import Bedrock
 from .adapters.claims import Claims
 from .adapters.comprehend import Comprehend
 from .adapters.content_cache import ContentCache
+from .adapters.embeddings import Embeddings
 from .adapters.faces import FaceCollection
 from .adapters.people import PeopleItems
 from .adapters.rekognition import Rekognition
 from .adapters.s3 import S3Store
 from .adapters.sqs import Sqs
+from .adapters.vectors import VectorIndex
+from .domain.errors import ConfigurationError
 from .domain.keys import KeyLayout
 from .settings import Settings
 
@@ -48,6 +53,8 @@ class Runtime:
     executor: Executor
     clock: Callable[[], float] = field(default=time.time)
     collection: FaceCollection | None = None  # the people collection, while ENABLE_PEOPLE is on
+    embeddings: Embeddings | None = None  # the embedding model and the vector index, while
+    vectors: VectorIndex | None = None  # ENABLE_EMBEDDINGS is on
 
     @property
     def layout(self) -> KeyLayout:
@@ -74,6 +81,7 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
     session = session or boto3.session.Session()
     storage = client_config(settings, read_timeout_s=30.0)
     dynamodb = session.client("dynamodb", config=storage)
+    embedding_timeout = settings.embedding_read_timeout_s
     rekognition = session.client(
         "rekognition", config=client_config(settings, settings.rekognition_read_timeout_s)
     )
@@ -95,4 +103,23 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         collection=FaceCollection(rekognition, settings.people_collection)
         if settings.enable_people
         else None,
+        embeddings=Embeddings(
+            session.client("bedrock-runtime", config=client_config(settings, embedding_timeout))
+        )
+        if settings.enable_embeddings
+        else None,
+        vectors=vector_index(settings, session, storage) if settings.enable_embeddings else None,
     )
+
+
+def vector_index(settings: Settings, session: boto3.session.Session, config: Config) -> VectorIndex:
+    """The stack's S3 Vectors index; the Lambda runtime's botocore must know the service (1.39.9+)."""
+    try:
+        client = session.client("s3vectors", config=config)
+    except UnknownServiceError as exc:
+        version = botocore.__version__
+        raise ConfigurationError(
+            f"botocore {version} has no s3vectors client: embeddings need botocore 1.39.9 or later "
+            "in the Lambda runtime, or ENABLE_EMBEDDINGS=false"
+        ) from exc
+    return VectorIndex(client, settings.vector_bucket, settings.vector_index)

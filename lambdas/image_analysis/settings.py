@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+DEFAULT_EMBEDDING_MODEL_ID = "amazon.titan-embed-image-v1"
+EMBEDDING_DIMENSIONS = (256, 384, 1024)  # what Titan Multimodal Embeddings G1 can return
 
 
 # botocore's standard and adaptive retry modes wait at most 2**retry seconds, capped at 20, between
@@ -108,6 +110,23 @@ class Settings:
         20, "Text with fewer letters and digits makes no Comprehend call (its language needs 20 characters)"
     )
     comprehension_min_score: float = knob(0.8, "Lowest Comprehend score (0-1) for an entity, phrase or PII")
+    # Search (a multimodal embedding of each image, stored in the stack's S3 Vectors index)
+    enable_embeddings: bool = knob(
+        False, "Embed each image with a multimodal model on Bedrock and store it for `imgpipe search`"
+    )
+    embedding_model_id: str = knob(
+        DEFAULT_EMBEDDING_MODEL_ID,
+        "Bedrock model id of the multimodal embedding model (IAM allows this model only)",
+    )
+    embedding_dimension: int = knob(
+        1024, "Length of each embedding: 256, 384 or 1024 (the vector index is created with it)"
+    )
+    vector_bucket: str = field(
+        default="", metadata={"doc": "S3 Vectors bucket of the embeddings (the stack sets it; not a knob)"}
+    )
+    vector_index: str = field(
+        default="", metadata={"doc": "S3 Vectors index of the embeddings (the stack sets it; not a knob)"}
+    )
     # Input limits
     max_image_bytes: int = knob(
         50 * 1024 * 1024,
@@ -128,6 +147,7 @@ class Settings:
     bedrock_read_timeout_s: float = knob(30.0, "Read timeout in seconds for a Bedrock call")
     rekognition_read_timeout_s: float = knob(10.0, "Read timeout in seconds for a Rekognition call")
     comprehend_read_timeout_s: float = knob(5.0, "Read timeout in seconds for a Comprehend call")
+    embedding_read_timeout_s: float = knob(10.0, "Read timeout in seconds for an embedding call")
     retry_delay_s: int = knob(
         10,
         "Seconds before a transiently failed image is retried; doubles with each receive (at most 15 min)",
@@ -153,6 +173,10 @@ class Settings:
     price_bedrock_output_mtok_usd: float = knob(
         15.0,
         "USD per million Bedrock output tokens, for the estimated-cost metric",
+    )
+    price_embedding_image_usd: float = knob(
+        0.00006,
+        "USD per image embedded (Titan Multimodal Embeddings G1), for the estimated-cost metric",
     )
     price_comprehend_unit_usd: float = knob(
         0.0001,
@@ -294,5 +318,14 @@ def _validate(s: Settings) -> None:
         raise SettingsError("RESULTS_TABLE must not be empty")
     if s.enable_people and not s.people_collection:
         raise SettingsError("ENABLE_PEOPLE needs PEOPLE_COLLECTION (the stack's Rekognition collection)")
+    if s.embedding_dimension not in EMBEDDING_DIMENSIONS:
+        raise SettingsError(
+            f"EMBEDDING_DIMENSION={s.embedding_dimension!r} must be one of "
+            + ", ".join(map(str, EMBEDDING_DIMENSIONS))
+        )
+    if s.enable_embeddings and not (s.vector_bucket and s.vector_index):
+        raise SettingsError(
+            "ENABLE_EMBEDDINGS needs VECTOR_BUCKET and VECTOR_INDEX (the stack's S3 Vectors index)"
+        )
     if not s.bedrock_model_id:
         raise SettingsError("BEDROCK_MODEL_ID must not be empty")
