@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from image_analysis.domain.keys import KeyLayout
+from image_analysis.fingerprints import analysis_fingerprint, analysis_fingerprints
 from image_analysis.settings import Settings
 from rich.console import Console
 
@@ -59,8 +60,6 @@ class LocalRun:
     @property
     def fingerprint(self) -> str:
         """The settings fingerprint the local Lambda's analyses are made under."""
-        from image_analysis.analysis import analysis_fingerprint
-
         return analysis_fingerprint(Settings.from_env(self.environment))
 
     def save(self) -> None:
@@ -91,6 +90,8 @@ class Target:
     dynamodb: Any
     local: LocalRun | None = field(default=None, repr=False)
     people_collection: str | None = None  # the Rekognition collection, when the people analysis is on
+    # Per analysis, the fingerprint of the function's settings (None: a stack deployed before them)
+    analysis_fingerprints: dict[str, str] | None = None
     rekognition: Any = None  # a client for it (people commands)
 
     @property
@@ -247,8 +248,17 @@ def deployed(name: str, region: str | None, profile: str | None) -> Target:
         layout=KeyLayout(found[outputs.UPLOAD_PREFIX], found[outputs.RESULTS_PREFIX]),
         **_clients(session),
         people_collection=found.get(outputs.PEOPLE_COLLECTION_ID),
+        analysis_fingerprints=_fingerprints_output(found.get(outputs.ANALYSIS_FINGERPRINTS)),
         rekognition=session.client("rekognition", config=CLIENT_CONFIG),
     )
+
+
+def _fingerprints_output(value: str | None) -> dict[str, str] | None:
+    try:
+        parsed = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else None
 
 
 def _clients(session: boto3.session.Session, endpoint_url: str | None = None) -> dict[str, Any]:
@@ -339,6 +349,7 @@ def local_target(options: LocalOptions, status: Console, *, saves: bool) -> Iter
             ),
             # Rekognition is AWS's (or the simulated services', through AWS_ENDPOINT_URL_REKOGNITION).
             people_collection=people_collection(spec, stack),
+            analysis_fingerprints=analysis_fingerprints(settings),
             # The function's region (the user's with --aws-ai, else the local one): a machine with no
             # AWS configuration at all must still run the demo.
             rekognition=boto3.client(

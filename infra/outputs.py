@@ -21,6 +21,7 @@ FUNCTION_NAME: Final = "FunctionName"
 DASHBOARD_URL: Final = "DashboardUrl"
 ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 PEOPLE_COLLECTION_ID: Final = "PeopleCollectionId"  # only while enable_people is on
+ANALYSIS_FINGERPRINTS: Final = "AnalysisFingerprints"
 
 # Output key -> what it holds (also the output's Description in the template).
 DESCRIPTIONS: Final[dict[str, str]] = {
@@ -34,4 +35,6 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     DASHBOARD_URL: "CloudWatch dashboard of throughput, latency, errors, tokens and cost",
     ALARM_TOPIC_ARN: "SNS topic the alarms notify",
     PEOPLE_COLLECTION_ID: "Rekognition collection of indexed faces (people analysis; biometric data)",
+    ANALYSIS_FINGERPRINTS: "Per analysis, the fingerprint of the settings the function analyses under "
+    "(JSON; `imgpipe backfill` refreshes the analyses whose fingerprint a record does not match)",
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, Tags, Token
 from constructs import Construct
+from image_analysis.fingerprints import analysis_fingerprints
 
 from . import outputs
 from .config import PipelineConfig
@@ -87,6 +89,7 @@ class ImagePipelineStack(Stack):
             outputs.FUNCTION_NAME: processing.function.function_name,
             outputs.DASHBOARD_URL: dashboard_url,
             outputs.ALARM_TOPIC_ARN: monitoring.topic.topic_arn,
+            outputs.ANALYSIS_FINGERPRINTS: json.dumps(analysis_fingerprints(settings), sort_keys=True),
         }
         if people is not None:
             values[outputs.PEOPLE_COLLECTION_ID] = people.collection_id

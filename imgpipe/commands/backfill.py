@@ -2,8 +2,9 @@
 
 S3 event notifications fire for new uploads only; backfill lists the bucket and enqueues the same
 S3 event shape (eventName `imgpipe:Backfill`, see image_analysis.domain.intake). Without --force, an image
-whose record is final for its current object version is skipped; with --force every image is
-reprocessed (after a model or threshold change) and the content cache is bypassed.
+whose record is final for its current object version is skipped, unless some analysis' settings changed
+since (its fingerprint, image_analysis/fingerprints.py): then it is refreshed, and the function runs
+again only those analyses. With --force every image is analysed again in full, bypassing the cache.
 
 Resumable: after each listed page is enqueued (locally: also analysed and saved), the last key is
 written to a checkpoint; a rerun continues after it (ListObjectsV2 StartAfter) until the listing ends.
@@ -53,6 +54,7 @@ class Work:
     size: int
     version_id: str | None
     before: str | None
+    refresh: frozenset[str] = frozenset()  # analyses whose settings changed (a final record's refresh)
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Totals:
     enqueued: int = 0
     complete: bool = True
     lines: list[str] = field(default_factory=list)
+    refreshes: int = 0  # images whose changed analyses alone run again
+    refreshed: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,9 @@ Analyse images that are already in the bucket: uploads made before the stack exi
 again after a change of model, threshold or analysis switch (--force).
 
 Without --force, images analysed in their current version are skipped, so a rerun picks up only what
-never ran or failed half-way. A long run can be interrupted: run the same command again and it
+never ran or failed half-way, and images whose analyses were made under other settings (embeddings
+switched on, another model, a new threshold) are refreshed: only the analyses whose settings changed
+run again. A long run can be interrupted: run the same command again and it
 continues where it stopped (--restart starts over).
 
 examples:
@@ -156,6 +162,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         with target.processing():
             for page in _pages(target, prefix, start_after, args.page_size):
                 work = _plan(target, page, args.force, status)
+                totals.refreshed.update(name for w in work for name in w.refresh)
+                totals.refreshes += sum(1 for w in work if w.refresh)
                 _enqueue(target, work, args.force)
                 totals.examined += len(page)
                 totals.enqueued += len(work)
@@ -184,6 +192,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         + ("" if args.force else f", skipped {skipped} already analysed in their current version")
         + "."
     )
+    if totals.refreshes:
+        console.print(
+            f"{totals.refreshes} of them were analysed before under other settings: only "
+            f"{', '.join(sorted(totals.refreshed))} ran again."
+        )
     for line in totals.lines:
         console.print(line)
     if totals.enqueued and target.local is None and not args.wait:
@@ -217,7 +230,9 @@ def _plan(target: Target, page: list[Listed], force: bool, status: Console) -> l
     with Progress(*columns, console=status, transient=True, disable=not status.is_terminal) as progress:
         task = progress.add_task("Checking records", total=len(page))
         records = get_records(
-            target, [o.key for o in page], attributes=("status", "version_tag", "updated_at")
+            target,
+            [o.key for o in page],
+            attributes=("status", "version_tag", "updated_at", "analysis_fingerprints"),
         )
         work: list[Work] = []
         to_check: list[tuple[Listed, dict[str, Any]]] = []
@@ -230,6 +245,8 @@ def _plan(target: Target, page: list[Listed], force: bool, status: Console) -> l
             elif record.get("version_tag") != listed.etag:
                 to_check.append((listed, record))  # versioned bucket: the record names a version id
                 continue
+            elif stale := _stale(target, record):
+                work.append(Work(listed.key, listed.etag, listed.size, None, record.get("updated_at"), stale))
             progress.advance(task)
 
         def current(item: tuple[Listed, dict[str, Any]]) -> Work | None:
@@ -237,13 +254,25 @@ def _plan(target: Target, page: list[Listed], force: bool, status: Console) -> l
             head = target.s3.head_object(Bucket=target.bucket, Key=listed.key)
             progress.advance(task)
             version = head.get("VersionId")
-            if (version or head["ETag"].strip('"')) == record.get("version_tag"):
-                return None  # final for the current version: nothing to do
-            return Work(listed.key, listed.etag, listed.size, version, record.get("updated_at"))
+            before = record.get("updated_at")
+            if (version or head["ETag"].strip('"')) != record.get("version_tag"):
+                return Work(listed.key, listed.etag, listed.size, version, before)
+            stale = _stale(target, record)  # final for the current version: refreshed, or nothing to do
+            return Work(listed.key, listed.etag, listed.size, version, before, stale) if stale else None
 
         with ThreadPoolExecutor(8) as pool:
             work += [w for w in pool.map(current, to_check) if w is not None]
     return sorted(work, key=lambda w: w.key)
+
+
+def _stale(target: Target, record: dict[str, Any]) -> frozenset[str]:
+    """The analyses of a final record made under other settings than the function's (all of them for
+    a record made before per-analysis fingerprints); none when the target's are unknown."""
+    current = target.analysis_fingerprints
+    if current is None:
+        return frozenset()  # a stack deployed before its output existed: nothing to compare with
+    recorded = record.get("analysis_fingerprints") or {}
+    return frozenset(name for name, fingerprint in current.items() if recorded.get(name) != fingerprint)
 
 
 def message(bucket: str, work: Work, force: bool) -> str:
@@ -264,6 +293,8 @@ def message(bucket: str, work: Work, force: bool) -> str:
     }
     if force:
         record["imgpipe"] = {"force": True}
+    elif work.refresh:
+        record["imgpipe"] = {"refresh": True}
     return json.dumps({"Records": [record]})
 
 

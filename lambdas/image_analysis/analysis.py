@@ -8,19 +8,16 @@ call has finished, so the message is retried as a whole.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from .domain.errors import AnalysisFailed, ConfigurationError, TransientError
 from .domain.faces import Face
 from .domain.language import TextInsights, document_text, meaningful_chars
 from .domain.models import (
-    SCHEMA_VERSION,
     Analyses,
     AnalysisOutcome,
     Cost,
@@ -37,15 +34,23 @@ from .imaging.renditions import Rendition, box_in_picture
 from .runtime import Runtime
 from .settings import Settings
 
+# The fields of Analyses each analysis answers into (fingerprints.ANALYSES names them all).
+ANSWER_FIELDS = {
+    "location": "location", "gps": "gps", "labels": "labels", "text": "text", "moderation": "moderation",
+    "faces": "faces", "comprehension": "comprehension", "people": "people",
+}  # fmt: skip
+
 REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
-# Settings whose names start so (timeouts aside) change what an analysis finds: see analysis_fingerprint.
-ANALYSIS_SETTING_PREFIXES = (
-    "enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_", "faces_", "comprehension_",
-)  # fmt: skip
 
 
-def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
+def analyse(
+    prepared: PreparedImage, rt: Runtime, only: frozenset[str] | None = None, earlier: Analyses | None = None
+) -> Analyses:
+    """Run the switched-on analyses (or `only` these, when refreshing an `earlier` analysis of the same
+    bytes: what they depend on, the text for Comprehend and moderation for the location gate, comes
+    from it). The answer holds just the analyses that ran; `merge` puts it over the earlier one."""
     settings, executor = rt.settings, rt.executor
+    runs = (lambda name: True) if only is None else only.__contains__
     gps = _gps(prepared, settings)
     rek_bytes = prepared.rekognition.data
     rek = rt.rekognition
@@ -70,13 +75,15 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
     gate_on_moderation = settings.skip_location_if_flagged and settings.enable_moderation
     if settings.enable_location and not gate_on_moderation:
         calls["location"] = _locate_call(prepared, rt, gps)
-    futures = {name: executor.submit(_timed, call) for name, call in calls.items()}
-    understanding = _comprehension_call(futures.get("text"), rt)  # waits for the text; the rest runs on
+    futures = {name: executor.submit(_timed, call) for name, call in calls.items() if runs(name)}
+    understanding: Callable[[], TextInsights] | str = "not refreshed"
+    if runs("comprehension"):  # waits for the text (this run's, or the earlier one's); the rest runs on
+        understanding = _comprehension_call(_text_lines(futures.get("text"), earlier, settings), rt)
     if not isinstance(understanding, str):
         futures["comprehension"] = executor.submit(_timed, understanding)
     results = {name: _settle(future) for name, future in futures.items()}
-    if settings.enable_location and gate_on_moderation:
-        moderation = results["moderation"][0]
+    if settings.enable_location and gate_on_moderation and runs("location"):
+        moderation = results["moderation"][0] if "moderation" in results else _earlier_moderation(earlier)
         if moderation is not None and moderation.flagged:
             results["location"] = (None, AnalysisOutcome(AnalysisStatus.SKIPPED, "flagged by moderation"))
         else:
@@ -85,9 +92,10 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
     _raise_retryable(futures)
     outcomes = {name: outcome for name, (_, outcome) in results.items()}
     for name in ("location", *REKOGNITION_ANALYSES):
-        outcomes.setdefault(name, AnalysisOutcome(AnalysisStatus.SKIPPED, "switched off"))
+        if runs(name):
+            outcomes.setdefault(name, AnalysisOutcome(AnalysisStatus.SKIPPED, "switched off"))
     outcomes["gps"] = _gps_outcome(prepared, settings, gps)
-    if isinstance(understanding, str):
+    if isinstance(understanding, str) and runs("comprehension"):
         outcomes["comprehension"] = AnalysisOutcome(AnalysisStatus.SKIPPED, understanding)
     value = {name: result for name, (result, _) in results.items()}
     return Analyses(
@@ -102,23 +110,11 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
     )
 
 
-def analysis_fingerprint(settings: Settings) -> str:
-    """Hash of everything that changes an analysis' outcome.
-
-    Results cached by content are reused only under the same fingerprint, and a record made under
-    another fingerprint is stale (a model or threshold change), which backfill can find.
-    """
-    relevant = {
-        k: v
-        for k, v in asdict(settings).items()
-        if (k.startswith(ANALYSIS_SETTING_PREFIXES) or k == "skip_location_if_flagged")
-        and not k.endswith("_timeout_s")  # how long a client waits changes no answer
-    }
-    relevant["schema_version"] = SCHEMA_VERSION
-    if settings.simulated_ai:  # simulated answers are never reused for a real analysis (nor the reverse)
-        relevant["simulated_ai"] = True
-    digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
-    return digest[:16]
+def merge(earlier: Analyses, fresh: Analyses) -> Analyses:
+    """An earlier analysis of the same bytes with the answers of the analyses that ran again."""
+    ran = fresh.outcomes.keys()
+    answers = {field: getattr(fresh, field) for name, field in ANSWER_FIELDS.items() if name in ran}
+    return replace(earlier, **answers, outcomes=earlier.outcomes | fresh.outcomes)
 
 
 def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
@@ -170,18 +166,34 @@ def _faces_on_picture(faces: list[Face], rendition: Rendition) -> list[Face]:
     return [replace(face, box=box) for face, box in placed if box is not None]
 
 
-def _comprehension_call(
-    text: Future[tuple[Any, int]] | None, rt: Runtime
-) -> Callable[[], TextInsights] | str:
-    """Comprehend's call on the detected text, or why there is none (no call for empty or tiny text)."""
-    settings = rt.settings
-    if not settings.enable_comprehension:
-        return "switched off"
+def _text_lines(
+    text: Future[tuple[Any, int]] | None, earlier: Analyses | None, settings: Settings
+) -> list[TextLine] | str:
+    """The text Comprehend reads: this run's detection, else the earlier analysis' (when refreshing
+    Comprehend alone), or why there is none."""
+    if text is None and earlier is not None and settings.enable_text:
+        outcome = earlier.outcomes.get("text")
+        return earlier.text if outcome and outcome.status == AnalysisStatus.OK else "text detection failed"
     if text is None:
         return "needs text detection (ENABLE_TEXT)"
     if text.exception() is not None:
         return "text detection failed"
-    document = document_text([line.text for line in text.result()[0]])
+    lines: list[TextLine] = text.result()[0]
+    return lines
+
+
+def _earlier_moderation(earlier: Analyses | None) -> Any:
+    return earlier.moderation if earlier is not None else None
+
+
+def _comprehension_call(lines: list[TextLine] | str, rt: Runtime) -> Callable[[], TextInsights] | str:
+    """Comprehend's call on the detected text, or why there is none (no call for empty or tiny text)."""
+    settings = rt.settings
+    if not settings.enable_comprehension:
+        return "switched off"
+    if isinstance(lines, str):
+        return lines
+    document = document_text([line.text for line in lines])
     found = meaningful_chars(document)
     if found < settings.comprehension_min_chars:
         return f"too little text ({found} letters or digits; at least {settings.comprehension_min_chars})"

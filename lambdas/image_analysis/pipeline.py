@@ -4,6 +4,8 @@ analyse (analysis.py), write the results, commit the record or release the claim
 Exactly once per object version: a conditional claim in DynamoDB (see adapters/claims.py) lets one
 invocation work on a version; a duplicate delivery of a finished version is acknowledged without
 any AI call; identical bytes under another key reuse the earlier analysis (adapters/content_cache.py).
+A backfill's refresh of a finished version runs again only the analyses whose settings changed
+(fingerprints.py), over the earlier result document.
 """
 
 from __future__ import annotations
@@ -12,20 +14,24 @@ import hashlib
 import json
 import uuid
 from dataclasses import replace
+from typing import Any
 
 from .adapters.claims import Busy, Claim
 from .adapters.s3 import ObjectHead
-from .analysis import analyse, analysis_fingerprint, estimate_cost, placed_gps
+from .analysis import analyse, estimate_cost, merge, placed_gps
 from .domain.errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
 from .domain.intake import CREATED, REMOVED, S3Event
 from .domain.models import Analyses, CachedAnalysis, ImageError, ImageInfo, ImageResult, render_text
 from .domain.records import label_index, record_from_result, result_keys_fit
 from .domain.states import FINAL_STATUSES, AnalysisStatus, EventOutcome, ImageStatus, Outcome
+from .fingerprints import analysis_fingerprint, analysis_fingerprints, changed_analyses
 from .imaging.prepare import Limits, prepare
 from .people import forget_faces, forget_quietly, index_people, recorded_face_ids
 from .removal import remove
 from .runtime import Runtime
 from .settings import Settings
+
+MAX_RESULT_BYTES = 8 * 1024 * 1024  # a result document is a few kilobytes; anything larger is not ours
 
 
 def handle_event(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | None]:
@@ -53,15 +59,9 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | None]:
     if event.key.endswith("/") and data == b"":
         return EventOutcome.IGNORED, None  # an empty "folder" marker (the S3 console's Create folder)
     version_tag = head.version_id or head.etag
-    claimed = rt.claims.claim(
-        event.key,
-        version_tag,
-        uuid.uuid4().hex,
-        rt.now_iso(),
-        int(rt.clock()),
-        rt.settings.claim_timeout_s,
-        force=event.force,
-    )
+    claimed = _claim(event.key, version_tag, rt, force=event.force)
+    if isinstance(claimed, Busy) and event.refresh and _refreshable(claimed.existing, version_tag, rt):
+        claimed = _claim(event.key, version_tag, rt, force=True)
     if isinstance(claimed, Busy):
         existing = claimed.existing
         if existing.get("status") in FINAL_STATUSES and existing.get("version_tag") == version_tag:
@@ -76,7 +76,7 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | None]:
         return (EventOutcome.GONE if current_tag is None else EventOutcome.SUPERSEDED), None
     info = ImageInfo(event.bucket, event.key, head.version_id, head.etag, head.size)
     try:
-        result = _result(info, data, rt, use_cache=not event.force)
+        result = _result(info, data, rt, use_cache=not event.force, refresh=event.refresh)
         stored = _store(result, claimed, version_tag, rt)
     except (TransientError, ConfigurationError) as exc:
         rt.claims.release(claimed, rt.now_iso(), str(exc))
@@ -84,6 +84,20 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | None]:
     if not stored:
         return _claim_lost(event, version_tag, rt), None
     return result.status, result
+
+
+def _claim(key: str, version_tag: str, rt: Runtime, force: bool) -> Claim | Busy:
+    now = rt.clock()
+    return rt.claims.claim(
+        key, version_tag, uuid.uuid4().hex, rt.now_iso(), int(now), rt.settings.claim_timeout_s, force=force
+    )
+
+
+def _refreshable(record: dict[str, Any], version_tag: str, rt: Runtime) -> bool:
+    """A finished record of this version made under settings some analysis has changed since."""
+    if record.get("status") not in FINAL_STATUSES or record.get("version_tag") != version_tag:
+        return False  # not finished (a claim holds it), or another version: the usual rules apply
+    return changed_analyses(record.get("analysis_fingerprints"), rt.settings) != frozenset()
 
 
 def _current_tag(event: S3Event, rt: Runtime) -> str | None:
@@ -109,7 +123,9 @@ def _superseded(event: S3Event, head: ObjectHead) -> bool:
     return bool(event.etag and head.etag and event.etag != head.etag)
 
 
-def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -> ImageResult:
+def _result(
+    info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool, refresh: bool = False
+) -> ImageResult:
     settings = rt.settings
     fingerprint = analysis_fingerprint(settings)
     base = ImageResult(
@@ -118,6 +134,7 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
         processed_at=rt.now_iso(),
         settings_fingerprint=fingerprint,
         simulated=settings.simulated_ai,
+        analysis_fingerprints=analysis_fingerprints(settings),
     )
     if data is None:
         limit = settings.max_image_bytes / 1e6
@@ -148,7 +165,12 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
         prepared = prepare(data, _limits(settings))
     except ImageRejected as exc:
         return _rejected(base, exc, settings)
-    analyses = index_people(prepared, info.key, analyse(prepared, rt), rt)
+    earlier = _earlier_result(base.image, rt) if refresh else None
+    only = changed_analyses(earlier.analysis_fingerprints, settings) if earlier else None
+    fresh = analyse(prepared, rt, only, earlier.analyses if earlier else None)
+    if only is None or "people" in only:
+        fresh = index_people(prepared, info.key, fresh, rt)
+    analyses = merge(earlier.analyses, fresh) if earlier and only is not None else fresh
     image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
     status = _status(analyses)
     if status == ImageStatus.COMPLETE and not settings.enable_people:
@@ -160,9 +182,24 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
         image=image,
         status=status,
         analyses=analyses,
-        cost=estimate_cost(analyses, settings),
+        cost=estimate_cost(fresh, settings),  # what this run's calls cost
         notes=list(prepared.notes),
     )
+
+
+def _earlier_result(image: ImageInfo, rt: Runtime) -> ImageResult | None:
+    """This key's result document, when a refresh can build on it: an analysis of the same bytes."""
+    if not result_keys_fit(rt.layout, image.key):
+        return None  # it never had one
+    try:
+        _, data = rt.s3.read(image.bucket, rt.layout.json_key(image.key), MAX_RESULT_BYTES)
+        earlier = ImageResult.from_dict(json.loads(data or b"null"))
+    except ObjectMissing:
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # unreadable (edited by hand, or too old): analysed afresh
+    usable = earlier.image.sha256 == image.sha256 and earlier.status != ImageStatus.FAILED
+    return earlier if usable else None
 
 
 def _rejected(base: ImageResult, exc: ImageRejected, settings: Settings) -> ImageResult:

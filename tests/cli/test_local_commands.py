@@ -177,6 +177,34 @@ def test_backfill_force_after_a_threshold_change_reprocesses_exactly_the_done_im
     assert "enqueued 0" in again.stdout and double.calls == []
 
 
+def test_backfill_after_a_threshold_change_runs_only_the_analysis_it_shapes(
+    uploaded: Uploaded, double: AiServicesDouble, tmp_path: Path
+) -> None:
+    # Given images analysed under the defaults, When the labels threshold changes and backfill runs
+    run = uploaded.copy(tmp_path)
+    env = cli_env(double)
+    before = {r["image_key"]: r for r in query(run.state, env=env)}
+    stricter = ("--context", "labels_min_confidence=90")
+    done = ok(imgpipe("backfill", *stricter, "--state-dir", run.state, "--aws-ai", "--workers", "2", env=env))
+    # Then every image is refreshed with one DetectLabels call each, and no other AI call is made
+    assert f"enqueued {len(PHOTOS)}" in done.stdout and "only labels ran again" in done.stdout, describe(done)
+    assert sorted(c["operation"] for c in double.calls) == ["DetectLabels"] * len(PHOTOS)
+    after = {r["image_key"]: r for r in query(run.state, env=env)}
+    for key in ALL_KEYS:
+        assert after[key]["location"] == before[key]["location"], key  # Claude's answer kept
+        changed = {
+            name
+            for name, fingerprint in after[key]["analysis_fingerprints"].items()
+            if before[key]["analysis_fingerprints"][name] != fingerprint
+        }
+        assert changed == {"labels"}, key
+    double.reset()
+    again = ok(
+        imgpipe("backfill", *stricter, "--state-dir", run.state, "--aws-ai", "--workers", "2", env=env)
+    )
+    assert "enqueued 0" in again.stdout and double.calls == []
+
+
 def test_backfill_resumes_after_its_checkpoint(
     uploaded: Uploaded, double: AiServicesDouble, tmp_path: Path
 ) -> None:

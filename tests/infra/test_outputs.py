@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+from image_analysis.fingerprints import analysis_fingerprints
+from image_analysis.settings import Settings
+
 from infra import outputs
 from tests.infra.templates import Synth, flatten
 
@@ -15,6 +20,7 @@ KEYS = (
     outputs.FUNCTION_NAME,
     outputs.DASHBOARD_URL,
     outputs.ALARM_TOPIC_ARN,
+    outputs.ANALYSIS_FINGERPRINTS,
 )
 
 
@@ -30,6 +36,7 @@ def test_stack_name_and_output_keys_are_stable() -> None:
         "FunctionName",
         "DashboardUrl",
         "AlarmTopicArn",
+        "AnalysisFingerprints",
     )
     assert set(outputs.DESCRIPTIONS) == {*KEYS, outputs.PEOPLE_COLLECTION_ID}  # that one with people on
 
@@ -57,6 +64,10 @@ def test_outputs_point_at_the_right_resources(default: Synth) -> None:
         assert values[key] == f"<{default.logical_id(path)}>", key
     assert values[outputs.UPLOAD_PREFIX] == "images/"
     assert values[outputs.RESULTS_PREFIX] == "results/"
+    # what the function analyses under (its defaults here), per analysis, for `imgpipe backfill`
+    assert json.loads(values[outputs.ANALYSIS_FINGERPRINTS]) == analysis_fingerprints(
+        Settings(results_table="any")
+    )
     dashboard = default.logical_id("Monitoring/Dashboard")
     assert values[outputs.DASHBOARD_URL] == (
         "https://<AWS::Region>.console.aws.amazon.com/cloudwatch/home?region=<AWS::Region>"

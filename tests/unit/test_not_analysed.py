@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from image_analysis.analysis import analysis_fingerprint
 from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.models import (
     SIMULATED_NOTICE,
@@ -22,6 +21,7 @@ from image_analysis.domain.models import (
 )
 from image_analysis.domain.records import record_from_result
 from image_analysis.domain.states import AnalysisStatus, ImageStatus
+from image_analysis.fingerprints import analysis_fingerprint
 from image_analysis.settings import Settings
 
 from imgpipe.report import empty_answer, render_report

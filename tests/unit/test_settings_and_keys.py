@@ -6,10 +6,10 @@ from dataclasses import fields, replace
 from typing import Any
 
 import pytest
-from image_analysis.analysis import analysis_fingerprint
 from image_analysis.domain.errors import ImageRejected
 from image_analysis.domain.keys import MAX_S3_KEY_BYTES, KeyLayout
 from image_analysis.domain.records import result_keys_fit
+from image_analysis.fingerprints import analysis_fingerprint
 from image_analysis.settings import DEFAULT_MODEL_ID, Settings, SettingsError, defaults, env_name
 
 from tests.support import LAYOUT

@@ -29,6 +29,8 @@ class S3Event:
     etag: str | None = None
     size: int | None = None
     force: bool = False  # backfill --force: reprocess even if done
+    # backfill: refresh the analyses whose settings changed since the record was made (fingerprints.py)
+    refresh: bool = False
     # One version deleted for good (ObjectRemoved:Delete with a VersionId): an older version, or one
     # behind a deleted delete marker, may be current again.
     version_deleted: bool = False
@@ -73,13 +75,14 @@ def _event(record: Any) -> S3Event | None:
         version_id=obj.get("versionId") or None,
         etag=str(obj.get("eTag") or "").strip('"') or None,
         size=obj.get("size"),
-        force=_backfill_force(record) if name == BACKFILL_EVENT else False,
+        force=_backfill_option(record, "force") if name == BACKFILL_EVENT else False,
+        refresh=_backfill_option(record, "refresh") if name == BACKFILL_EVENT else False,
         version_deleted=name == "ObjectRemoved:Delete" and bool(obj.get("versionId")),
     )
 
 
-def _backfill_force(record: dict[str, Any]) -> bool:
+def _backfill_option(record: dict[str, Any], name: str) -> bool:
     options = record.get("imgpipe", {})
     if not isinstance(options, dict):
         raise MalformedMessage(f"backfill record's 'imgpipe' is not an object: {options!r}")
-    return bool(options.get("force", False))
+    return bool(options.get(name, False))

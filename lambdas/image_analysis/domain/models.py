@@ -175,6 +175,9 @@ class ImageResult:
     schema_version: int = SCHEMA_VERSION
     # True when Bedrock and Rekognition were imgpipe's simulated AI services (`imgpipe local --simulated-ai`)
     simulated: bool = False
+    # Per analysis, the fingerprint of the settings it was made under (fingerprints.py): a backfill
+    # refreshes only the analyses whose settings changed since.
+    analysis_fingerprints: dict[str, str] = field(default_factory=dict)
 
     @property
     def flagged(self) -> bool:
@@ -201,6 +204,7 @@ class ImageResult:
             notes=list(data.get("notes") or []),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
             simulated=bool(data.get("simulated", False)),
+            analysis_fingerprints=dict(data.get("analysis_fingerprints") or {}),
         )
 
 

@@ -62,6 +62,7 @@ def record_from_result(
         "output_tokens": result.cost.output_tokens,
         "cost_usd": result.cost.estimated_usd,
         "settings_fingerprint": result.settings_fingerprint,
+        "analysis_fingerprints": result.analysis_fingerprints or None,
         "schema_version": result.schema_version,
         t.BY_STATUS.partition_key: t.status_pk(result.status),
         t.BY_STATUS.sort_key: t.time_sort_key(updated_at, key),
