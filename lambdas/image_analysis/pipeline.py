@@ -139,7 +139,9 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
     use_cache = use_cache and not settings.enable_people
     cached = rt.cache.lookup(sha, fingerprint) if use_cache else None
     if cached is not None:
-        image = replace(base.image, format=cached.format, width=cached.width, height=cached.height)
+        image = replace(
+            base.image, format=cached.format, width=cached.width, height=cached.height, phash=cached.phash
+        )
         analyses = cached.analyses
         return replace(
             base, image=image, status=_status(analyses), analyses=analyses, reused_from=cached.source_key
@@ -149,11 +151,19 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
     except ImageRejected as exc:
         return _rejected(base, exc, settings)
     analyses = index_people(prepared, info.key, analyse(prepared, rt), rt)
-    image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
+    image = replace(
+        base.image,
+        format=prepared.source_format,
+        width=prepared.width,
+        height=prepared.height,
+        phash=prepared.phash,
+    )
     status = _status(analyses)
     if status == ImageStatus.COMPLETE and not settings.enable_people:
         expires = int(rt.clock()) + settings.content_cache_days * 86400
-        cache_entry = CachedAnalysis(analyses, image.format, image.width, image.height, source_key=info.key)
+        cache_entry = CachedAnalysis(
+            analyses, image.format, image.width, image.height, source_key=info.key, phash=image.phash
+        )
         rt.cache.store(sha, fingerprint, cache_entry, expires)
     return replace(
         base,
