@@ -30,19 +30,18 @@ ATTRIBUTES = ("image_key", "status", "sha256", "phash", "width", "height", "size
 HELP = f"""\
 List photos stored more than once: identical files (the same bytes under several keys), and
 near-duplicates: the same picture re-encoded, resized, converted to another format or rotated.
-Shots that merely look alike (a burst of one scene, the camera or the subject moved) are not
-near-duplicates.
+Burst shots of one scene (the camera moved between them) are not near-duplicates.
 
 examples:
   imgpipe duplicates                      both kinds, as tables
   imgpipe duplicates --max-distance 10    stricter: fewer, surer near-duplicates
   imgpipe duplicates --json               for scripts
 
-Near-duplicates are compared by a perceptual hash of each analysed picture ({likeness.BITS} bits;
-the distance is how many differ, under the best quarter turn). Copies measure 0-13, burst shots with
-the camera moved 13 or more; the default, {likeness.DEFAULT_MAX_DISTANCE}, is documented in
-docs/cli.md. Images analysed before the hash existed have none: reanalyse them with
-`imgpipe backfill --force` to include them.
+Near-duplicates are compared by a perceptual hash of each analysed picture ({likeness.BITS - 1}
+bits; the distance is how many differ, under the best quarter turn). Measured: copies 0-13, burst
+shots with the camera moved 2 % or more 26 and over, a shot whose only change is a small subject
+moving 4 and over (docs/cli.md). Images analysed before the hash existed have none: reanalyse them
+with `imgpipe backfill --force` to include them.
 """
 
 
@@ -191,9 +190,8 @@ def render(findings: Findings, console: Console) -> None:
     for number, group in enumerate([*findings.identical, *findings.near], start=1):
         console.print(_table(number, group))
     console.print(
-        f"{len(findings.identical)} group(s) of identical files and {len(findings.near)} group(s) of "
-        f"near-duplicates (distance at most {findings.max_distance} of {likeness.BITS - 1} bits) "
-        f"among {findings.images:,} image(s)."
+        f"{len(findings.identical)} identical-bytes and {len(findings.near)} near-duplicate group(s) "
+        f"in {findings.images:,} image(s) (distance <= {findings.max_distance})."
     )
 
 
