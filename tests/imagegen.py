@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 
-from PIL import ExifTags, Image, ImageDraw, TiffImagePlugin
+from PIL import ExifTags, Image, ImageDraw, ImageEnhance, ImageFilter, TiffImagePlugin
 
 RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 180, 40), (30, 60, 220), (255, 255, 255)
 
@@ -107,8 +108,6 @@ def _dms(value: float) -> tuple[TiffImagePlugin.IFDRational, ...]:
 
 def random_noise(size: tuple[int, int], seed: int = 0) -> Image.Image:
     """Uniform per-channel noise: the worst case for JPEG size (nothing to compress)."""
-    import random
-
     width, height = size
     return Image.frombytes("RGB", size, random.Random(seed).randbytes(width * height * 3))
 
@@ -163,3 +162,60 @@ def portrait(
         if smiling:
             draw.rectangle((x0 + 0.35 * fw, y0 + 0.75 * fh, x0 + 0.65 * fw, y0 + 0.8 * fh), fill=(25, 10, 10))
     return encode(image, "JPEG", quality=90)
+
+
+def photo(
+    seed: int,
+    size: tuple[int, int] = (800, 600),
+    *,
+    shift: tuple[float, float] = (0.0, 0.0),
+    subject: tuple[float, float] = (0.0, 0.0),
+    exposure: float = 1.0,
+) -> Image.Image:
+    """A photo-like scene (sky gradient, textured hills, houses, trees and a person) drawn from `seed`.
+
+    A burst of shots of one scene: the same seed with the camera shifted (`shift`, a fraction of the
+    frame), the person moved (`subject`, a fraction of the frame) or the exposure changed (a factor
+    on brightness). Texture is noise, so the picture compresses like a photo, not a flat drawing."""
+    rng = random.Random(seed)
+    w, h = size
+    margin_w, margin_h = w // 10, h // 10  # the camera frames a window of a larger scene
+    world = Image.new("RGB", (w + 2 * margin_w, h + 2 * margin_h))
+    draw = ImageDraw.Draw(world)
+    top, bottom = [tuple(rng.randrange(60, 230) for _ in range(3)) for _ in range(2)]
+    for y in range(world.height):  # the sky: a vertical gradient
+        mix = y / world.height
+        draw.line(
+            (0, y, world.width, y),
+            fill=tuple(round(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)),
+        )
+    horizon = world.height * rng.uniform(0.4, 0.65)
+    hill = [(x, horizon + rng.uniform(-0.12, 0.12) * h) for x in range(0, world.width + 80, 80)]
+    draw.polygon([(0, world.height), *hill, (world.width, world.height)], fill=_colour(rng, 40, 160))
+    for _ in range(rng.randrange(4, 9)):  # houses and trees
+        x, y = rng.uniform(0, world.width), horizon + rng.uniform(-0.05, 0.3) * h
+        s = rng.uniform(0.05, 0.16) * h
+        if rng.random() < 0.5:
+            draw.rectangle((x, y - s, x + 1.4 * s, y), fill=_colour(rng, 80, 240))
+            draw.polygon(
+                [(x - 0.2 * s, y - s), (x + 0.7 * s, y - 1.7 * s), (x + 1.6 * s, y - s)], fill=_colour(rng)
+            )
+        else:
+            draw.rectangle((x - 0.1 * s, y - s, x + 0.1 * s, y), fill=(90, 60, 30))
+            draw.ellipse((x - 0.6 * s, y - 2.2 * s, x + 0.6 * s, y - 0.8 * s), fill=_colour(rng, 20, 140))
+    px = margin_w + w * (rng.uniform(0.3, 0.6) + subject[0])  # the person, the burst's moving subject
+    py = margin_h + h * (rng.uniform(0.55, 0.75) + subject[1])
+    s = 0.25 * h
+    draw.rectangle((px - 0.18 * s, py - 0.75 * s, px + 0.18 * s, py), fill=_colour(rng))
+    draw.ellipse((px - 0.12 * s, py - s, px + 0.12 * s, py - 0.75 * s), fill=SKIN)
+    # Seeded grain (Image.effect_noise cannot be seeded): the same seed draws the same picture.
+    grain = Image.frombytes("L", world.size, rng.randbytes(world.width * world.height))
+    noise = grain.filter(ImageFilter.BoxBlur(1)).convert("RGB")
+    world = Image.blend(world, noise, 0.15).filter(ImageFilter.GaussianBlur(0.6))
+    left, upper = margin_w + round(shift[0] * w), margin_h + round(shift[1] * h)
+    shot = world.crop((left, upper, left + w, upper + h))
+    return ImageEnhance.Brightness(shot).enhance(exposure) if exposure != 1.0 else shot
+
+
+def _colour(rng: random.Random, low: int = 30, high: int = 230) -> tuple[int, int, int]:
+    return (rng.randrange(low, high), rng.randrange(low, high), rng.randrange(low, high))

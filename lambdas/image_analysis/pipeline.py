@@ -156,7 +156,9 @@ def _result(
     use_cache = use_cache and not settings.enable_people
     cached = rt.cache.lookup(sha, fingerprint) if use_cache else None
     if cached is not None:
-        image = replace(base.image, format=cached.format, width=cached.width, height=cached.height)
+        image = replace(
+            base.image, format=cached.format, width=cached.width, height=cached.height, phash=cached.phash
+        )
         analyses = cached.analyses
         return replace(
             base, image=image, status=_status(analyses), analyses=analyses, reused_from=cached.source_key
@@ -171,11 +173,19 @@ def _result(
     if only is None or "people" in only:
         fresh = index_people(prepared, info.key, fresh, rt)
     analyses = merge(earlier.analyses, fresh) if earlier and only is not None else fresh
-    image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
+    image = replace(
+        base.image,
+        format=prepared.source_format,
+        width=prepared.width,
+        height=prepared.height,
+        phash=prepared.phash,
+    )
     status = _status(analyses)
     if status == ImageStatus.COMPLETE and not settings.enable_people:
         expires = int(rt.clock()) + settings.content_cache_days * 86400
-        cache_entry = CachedAnalysis(analyses, image.format, image.width, image.height, source_key=info.key)
+        cache_entry = CachedAnalysis(
+            analyses, image.format, image.width, image.height, source_key=info.key, phash=image.phash
+        )
         rt.cache.store(sha, fingerprint, cache_entry, expires)
     return replace(
         base,

@@ -108,7 +108,20 @@ INTERNALS = ("GetItem", "Scan", "Select=COUNT", "ListObjectsV2", "image_analysis
 
 @pytest.mark.parametrize(
     "command",
-    ["", "local", "demo", "upload", "backfill", "query", "report", "sync", "stats", "purge", "doctor"],
+    [
+        "",
+        "local",
+        "demo",
+        "upload",
+        "backfill",
+        "query",
+        "duplicates",
+        "report",
+        "sync",
+        "stats",
+        "purge",
+        "doctor",
+    ],
 )
 def test_help_is_written_for_users(command: str) -> None:
     done = imgpipe(*([command] if command else []), "--help", env=dict(os.environ))
@@ -116,7 +129,7 @@ def test_help_is_written_for_users(command: str) -> None:
     assert not [word for word in INTERNALS if word in done.stdout], done.stdout
     description = done.stdout.split("\n\n")[1]
     assert not description.startswith("`imgpipe"), description  # a module docstring, not help
-    if command in ("backfill", "query", "report", "sync", "purge"):
+    if command in ("backfill", "query", "duplicates", "report", "sync", "purge"):
         assert "example" in done.stdout
 
 

@@ -150,6 +150,14 @@ def test_identical_bytes_under_another_key_reuse_the_analysis(
     }
     assert "Red" in labels
     assert "reused" in read_text(stack, "images/copy of original.jpg")
+    # The reused result carries the perceptual hash too, in the document and on the record.
+    original = read_json(stack, "images/original.jpg")["image"]["phash"]
+    assert original and result.image.phash == original
+    assert read_json(stack, "images/copy of original.jpg")["image"]["phash"] == original
+    for key in ("images/original.jpg", "images/copy of original.jpg"):
+        stored = record(runtime, key)
+        assert stored is not None and stored["phash"] == original
+        assert (stored["width"], stored["height"]) == (800, 600)
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ class ContentCache:
             width=payload["width"],
             height=payload["height"],
             source_key=item["source_key"]["S"],
+            phash=payload.get("phash"),
         )
 
     def store(self, sha256: str, fingerprint: str, cached: CachedAnalysis, expires_at: int) -> None:
@@ -46,6 +47,7 @@ class ContentCache:
             "format": cached.format,
             "width": cached.width,
             "height": cached.height,
+            "phash": cached.phash,
         }
         item: dict[str, Any] = {
             "pk": {"S": t.content_pk(sha256, fingerprint)},

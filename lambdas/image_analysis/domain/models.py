@@ -116,6 +116,7 @@ class ImageInfo:
     format: str | None = None
     width: int | None = None
     height: int | None = None
+    phash: str | None = None  # perceptual hash of the oriented picture (domain/likeness.py)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class CachedAnalysis:
     width: int | None
     height: int | None
     source_key: str  # the image key it was made for (the result's reused_from)
+    phash: str | None = None  # the picture's perceptual hash (None in entries cached before it)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ def record_from_result(
         "status": result.status,
         "version_tag": version_tag,
         "sha256": result.image.sha256,
+        "phash": result.image.phash,  # perceptual hash: `imgpipe duplicates` groups by it
+        "width": result.image.width,
+        "height": result.image.height,
         "size_bytes": result.image.size_bytes,
         "processed_at": result.processed_at,
         "updated_at": updated_at,

@@ -24,6 +24,7 @@ from ..domain.errors import ImageRejected, SeenImage
 from ..domain.models import GpsFix
 from . import formats
 from .metadata import orient, orientation_tag, read_metadata
+from .perceptual import perceptual_hash
 from .pixels import normalise_mode, to_srgb
 from .renditions import Rendition, fit, for_bedrock, for_rekognition, scaled
 
@@ -52,6 +53,7 @@ class PreparedImage:
     rekognition: Rendition
     gps: GpsFix | None
     notes: tuple[str, ...] = ()  # things worth recording that did not stop the analysis
+    phash: str | None = None  # perceptual hash of the oriented picture (domain/likeness.py)
 
 
 class _PngTextOverLimit(ImageRejected):
@@ -105,14 +107,16 @@ def _prepare(data: bytes, limits: Limits) -> PreparedImage:
     icc = image.info.get("icc_profile")
     picture = to_srgb(orient(fit(normalise_mode(image, notes), largest), orientation), icc, notes)
     rekognition = for_rekognition(picture, largest, notes)
+    smaller = fit(picture, limits.bedrock_max_edge)  # hashed too: fewer pixels to shrink than `picture`
     return PreparedImage(
         source_format=fmt,
         width=upright[0],
         height=upright[1],
-        bedrock=for_bedrock(picture, limits.bedrock_max_edge),
+        bedrock=for_bedrock(smaller, limits.bedrock_max_edge),
         rekognition=rekognition,
         gps=gps,
         notes=tuple(notes),
+        phash=perceptual_hash(smaller),
     )
 
 
