@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .domain.errors import AnalysisFailed, ConfigurationError, TransientError
 from .domain.faces import Face
@@ -30,12 +30,16 @@ from .domain.models import (
     Location,
     TextLine,
 )
+from .domain.places import location_conflict
 from .domain.states import AnalysisStatus
 from .imaging import geo
 from .imaging.prepare import PreparedImage
 from .imaging.renditions import Rendition, box_in_picture
 from .runtime import Runtime
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .adapters.bedrock import Answer
 
 REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
 # Settings whose names start so (timeouts aside) change what an analysis finds: see analysis_fingerprint.
@@ -90,8 +94,12 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
     if isinstance(understanding, str):
         outcomes["comprehension"] = AnalysisOutcome(AnalysisStatus.SKIPPED, understanding)
     value = {name: result for name, (result, _) in results.items()}
+    answer = value.get("location")  # Bedrock's one answer: where, and what the photo shows
+    location = answer.location if answer else None
     return Analyses(
-        location=value.get("location"),
+        location=location,
+        caption=answer.caption if answer else None,
+        location_conflict=location_conflict(gps.place if gps else None, location),
         gps=gps,
         labels=value.get("labels") or [],
         text=value.get("text") or [],
@@ -188,7 +196,7 @@ def _comprehension_call(
     return lambda: rt.comprehend.understand(document, settings.comprehension_min_score, rt.executor)
 
 
-def _locate_call(prepared: PreparedImage, rt: Runtime, gps: Gps | None) -> Callable[[], Location]:
+def _locate_call(prepared: PreparedImage, rt: Runtime, gps: Gps | None) -> Callable[[], Answer]:
     settings = rt.settings
     return lambda: rt.bedrock.locate(
         prepared.bedrock,
