@@ -52,10 +52,18 @@ def text_cell(record: dict[str, Any], width: int = 40) -> str:
 
 
 def location_cell(record: dict[str, Any]) -> str:
-    """Claude's location, else the GPS place, else why the image failed or the location is missing."""
+    """Claude's location, else the GPS place, else why the image failed or the location is missing; and
+    what the GPS and the model disagree on, when they do."""
     place = ", ".join(p for p in (record.get("city"), record.get("country")) if p)
     found = record.get("location") or (f"near {place} (GPS)" if place else "")
-    return found or record.get("error_message") or why_empty(record, "location")
+    conflict = record.get("location_conflict_reason") if record.get("location_conflict") else None
+    shown = found or record.get("error_message") or why_empty(record, "location")
+    return f"{shown} [conflict: {conflict}]" if conflict else shown
+
+
+def caption_cell(record: dict[str, Any]) -> str:
+    """The caption of what the photo shows (from the location call), or why there is none."""
+    return answer(record, "location", record.get("caption") or "")
 
 
 NARROW = 100  # below this many columns, one image takes a few lines instead of one wide row
@@ -79,6 +87,7 @@ def records_table(
                     for line in (
                         f"labels: {labels_cell(record, 4)}",
                         f"location: {location_cell(record)}",
+                        f"caption: {caption_cell(record)}",
                         f"text: {text_cell(record)}",
                         "" if record.get("face_count") is None else f"faces: {record['face_count']}",
                         "flagged by moderation" if record.get("flagged") else "",
@@ -89,7 +98,7 @@ def records_table(
             )
         return table
     table.add_column("image", no_wrap=True, overflow="fold")  # a key on one line, unless it cannot fit
-    for column in ("status", "analysed (UTC)", "labels", "location", "text", "faces", "flagged"):
+    for column in ("status", "analysed (UTC)", "labels", "location", "caption", "text", "faces", "flagged"):
         table.add_column(column, overflow="fold")
     for record in records:
         table.add_row(
@@ -98,6 +107,7 @@ def records_table(
             _when(record),
             labels_cell(record, 4),
             location_cell(record),
+            caption_cell(record),
             text_cell(record),
             "" if record.get("face_count") is None else str(record["face_count"]),
             flags_cell(record),
@@ -123,6 +133,10 @@ CSV_COLUMNS = (
     "location",
     "city",
     "country",
+    "location_conflict",
+    "caption",
+    "alt_text",
+    "keywords",
     "latitude",
     "longitude",
     "text",
@@ -154,6 +168,10 @@ def csv_row(record: dict[str, Any], shown_key: Callable[[str], str]) -> dict[str
         "location": record.get("location") or "",
         "city": record.get("city") or "",
         "country": record.get("country") or "",
+        "location_conflict": record.get("location_conflict_reason") or "",
+        "caption": record.get("caption") or "",
+        "alt_text": record.get("alt_text") or "",
+        "keywords": "; ".join(record.get("keywords", [])),
         "latitude": "" if record.get("latitude") is None else record["latitude"],
         "longitude": "" if record.get("longitude") is None else record["longitude"],
         "text": record.get("text") or "",

@@ -153,6 +153,25 @@ def location_text(result: ImageResult) -> str | None:
     return coordinates
 
 
+def caption_facts(result: ImageResult) -> list[tuple[str, str]]:
+    """The caption, the clues for the location, the keywords and a GPS/model disagreement, when known."""
+    analyses, facts = result.analyses, []
+    if analyses.caption:
+        facts.append(("Caption", analyses.caption.text))
+    if analyses.location and analyses.location.evidence:
+        facts.append(("Clues", "; ".join(analyses.location.evidence)))
+    if analyses.location_conflict:
+        facts.append(("Location conflict", analyses.location_conflict.reason))
+    if analyses.caption and analyses.caption.keywords:
+        facts.append(("Keywords", ", ".join(analyses.caption.keywords)))
+    return facts
+
+
+def alt_text(result: ImageResult) -> str:
+    """The model's alt text for the picture; its key when there is none (not analysed, older result)."""
+    return result.analyses.caption.alt_text if result.analyses.caption else result.image.key
+
+
 def _place_name(place: Place) -> str:
     return ", ".join(part for part in (place.city, place.region, place.country) if part) or "unknown place"
 
@@ -272,6 +291,7 @@ def _md_image(index: int, result: ImageResult) -> str:
             else []
         ),
         f"- **Location:** {md_escape(location_text(result) or empty_answer(result, 'location'))}",
+        *(f"- **{name}:** {md_escape(value)}" for name, value in caption_facts(result)),
         "- **Labels:** "
         + (", ".join(f"{md_escape(n)} ({c:.1f}%)" for n, c in labels) or empty_answer(result, "labels")),
     ]
@@ -415,7 +435,7 @@ def _html_stage(result: ImageResult, thumbnail: bytes | None, eager: bool) -> st
     where = "src" if eager else "data-src"
     return (
         f'<div class="stage"><div class="frame" style="{_frame_style(width, height)}">'
-        f'<img {where}="{source}" alt="{esc(result.image.key)}" width="{width}" height="{height}">'
+        f'<img {where}="{source}" alt="{esc(alt_text(result))}" width="{width}" height="{height}">'
         f"{boxes}</div></div>"
     )
 
@@ -511,6 +531,7 @@ def _html_details(result: ImageResult) -> str:
     location = location_text(result)
     missing = f'<span class="none">{esc(empty_answer(result, "location"))}</span>'
     rows.append(_row("Location", esc(location) if location else missing))
+    rows += [_row(name, esc(value)) for name, value in caption_facts(result)]
     rows.append(_row("Labels", _html_labels(result)))
     lines = (f"<q>{esc(t.text)}</q>" for t in result.analyses.text)
     rows.append(_row("Text", _html_list(lines, "text", empty_answer(result, "text"))))

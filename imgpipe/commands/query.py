@@ -8,6 +8,7 @@ index entry of every final record in the date range (use --since/--until to narr
 --pii reads the sparse pii index (images whose text shows personal information); --person asks the
 people collection for the faces like those named so (SearchFaces) and reads their images' records;
 --faces N (at least N faces) and --language filter what the by-status partitions return, like --text.
+--conflict reads the sparse location-conflict index (the photo's GPS and the model disagree on the place).
 Criteria combine: the most selective path is queried and the other criteria filter what it returns.
 """
 
@@ -53,12 +54,14 @@ class Criteria:
     pii: bool = False
     language: str | None = None
     person: str | None = None
+    conflict: bool = False  # the GPS place and the model's country or city disagree
 
     def accepts(self, record: dict[str, Any]) -> bool:
         """Everything but the label and the person (the label and face items hold them; see `search`)."""
         return (
             (not self.flagged or bool(record.get("flagged")))
             and (not self.pii or bool(record.get("has_pii")))
+            and (not self.conflict or bool(record.get("location_conflict")))
             and (self.faces is None or (record.get("face_count") or 0) >= self.faces)
             and (self.language is None or record.get("language") == self.language)
             and (self.status is None or record.get("status") == self.status)
@@ -99,6 +102,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--person", help="images of a person named with `imgpipe people name`")
     parser.add_argument("--pii", action="store_true", help="images whose text shows personal information")
     parser.add_argument("--language", help="images whose text is in this language (e.g. en, fr)")
+    parser.add_argument(
+        "--conflict", action="store_true", help="images whose GPS place and the model's place disagree"
+    )
     parser.add_argument("--since", type=iso_bound, help="analysed at or after (ISO date or time, UTC)")
     parser.add_argument(
         "--until", type=iso_bound, help="analysed at or before (inclusive: a date is all of it)"
@@ -140,6 +146,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         pii=args.pii,
         language=args.language,
         person=args.person,
+        conflict=args.conflict,
     )
     status = status_console()
     with open_target(args, status) as target:
@@ -227,6 +234,9 @@ def search(target: Target, c: Criteria) -> Iterator[dict[str, Any]]:
         yield from filter(c.accepts, query_index(target, t.FLAGGED, t.FLAGGED_PK, times=c.times))
     elif c.pii:
         yield from filter(c.accepts, query_index(target, t.PII, t.PII_PK, times=c.times))
+    elif c.conflict:
+        conflicts = query_index(target, t.LOCATION_CONFLICT, t.LOCATION_CONFLICT_PK, times=c.times)
+        yield from filter(c.accepts, conflicts)
     else:
         if c.status:
             statuses: tuple[str, ...] = (c.status,)

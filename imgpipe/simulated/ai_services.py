@@ -134,6 +134,10 @@ class DoubleConfig:
     error_rate: float = 0.0  # probability of a 5xx
     seed: int | None = 0  # seeds the random.Random behind rates and jitter
     oversize_output: bool = False  # hostile tool input: huge text, unknown keys, out-of-range number
+    # Forced-tool input fields answered as given instead of filled from the image, e.g. {"country": "Italy"}:
+    # a test's stand-in for a model that names a place (the double recognises none). Applied before
+    # oversize_output.
+    tool_answers: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("latency_bedrock", "latency_rekognition", "jitter"):
@@ -503,11 +507,13 @@ def _chosen_tool(tool_config: Any) -> JsonDict | None:
     return tools[0] if "any" in choice else None
 
 
-def _converse_answer(request: JsonDict, images: list[ImageFacts], hostile: bool) -> JsonDict:
+def _converse_answer(
+    request: JsonDict, images: list[ImageFacts], hostile: bool, given: JsonDict | None = None
+) -> JsonDict:
     max_tokens = _check_inference_config(request.get("inferenceConfig"))
     tool = _chosen_tool(request.get("toolConfig"))
     if tool is not None:
-        content, stop = [answers.tool_use_block(tool, images, hostile)], "tool_use"
+        content, stop = [answers.tool_use_block(tool, images, hostile, given)], "tool_use"
     else:
         text, stop = answers.text_answer(images), "end_turn"
         if max_tokens is not None and len(text) // 4 > max_tokens:
@@ -674,7 +680,7 @@ class AiServicesDouble:
         call["prompt"] = _prompt_summary(request)
         blocks = _image_blocks(request.get("messages"))
         images = [_bedrock_facts(image, where, call["images"].append) for where, image in blocks]
-        payload = _converse_answer(request, images, config.oversize_output)
+        payload = _converse_answer(request, images, config.oversize_output, config.tool_answers)
         latency = self._inject_latency(config.latency_bedrock, config)
         payload["metrics"]["latencyMs"] = round(latency * 1000)
         return payload

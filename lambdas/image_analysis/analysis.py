@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .domain.errors import AnalysisFailed, ConfigurationError, TransientError
 from .domain.faces import Face
@@ -27,6 +27,7 @@ from .domain.models import (
     Location,
     TextLine,
 )
+from .domain.places import location_conflict
 from .domain.states import AnalysisStatus
 from .imaging import geo
 from .imaging.prepare import PreparedImage
@@ -34,10 +35,14 @@ from .imaging.renditions import Rendition, box_in_picture
 from .runtime import Runtime
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from .adapters.bedrock import Answer
+
 # The fields of Analyses each analysis answers into (fingerprints.ANALYSES names them all).
 ANSWER_FIELDS = {
-    "location": "location", "gps": "gps", "labels": "labels", "text": "text", "moderation": "moderation",
-    "faces": "faces", "comprehension": "comprehension", "people": "people",
+    "location": ("location", "caption", "location_conflict"), "gps": ("gps",), "labels": ("labels",),
+    "text": ("text",), "moderation": ("moderation",), "faces": ("faces",),
+    "comprehension": ("comprehension",), "people": ("people",),
 }  # fmt: skip
 
 REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
@@ -98,8 +103,12 @@ def analyse(
     if isinstance(understanding, str) and runs("comprehension"):
         outcomes["comprehension"] = AnalysisOutcome(AnalysisStatus.SKIPPED, understanding)
     value = {name: result for name, (result, _) in results.items()}
+    answer = value.get("location")  # Bedrock's one answer: where, and what the photo shows
+    location = answer.location if answer else None
     return Analyses(
-        location=value.get("location"),
+        location=location,
+        caption=answer.caption if answer else None,
+        location_conflict=location_conflict(gps.place if gps else None, location),
         gps=gps,
         labels=value.get("labels") or [],
         text=value.get("text") or [],
@@ -113,7 +122,8 @@ def analyse(
 def merge(earlier: Analyses, fresh: Analyses) -> Analyses:
     """An earlier analysis of the same bytes with the answers of the analyses that ran again."""
     ran = fresh.outcomes.keys()
-    answers = {field: getattr(fresh, field) for name, field in ANSWER_FIELDS.items() if name in ran}
+    fields = [field for name, answered in ANSWER_FIELDS.items() if name in ran for field in answered]
+    answers = {field: getattr(fresh, field) for field in fields}
     return replace(earlier, **answers, outcomes=earlier.outcomes | fresh.outcomes)
 
 
@@ -200,7 +210,7 @@ def _comprehension_call(lines: list[TextLine] | str, rt: Runtime) -> Callable[[]
     return lambda: rt.comprehend.understand(document, settings.comprehension_min_score, rt.executor)
 
 
-def _locate_call(prepared: PreparedImage, rt: Runtime, gps: Gps | None) -> Callable[[], Location]:
+def _locate_call(prepared: PreparedImage, rt: Runtime, gps: Gps | None) -> Callable[[], Answer]:
     settings = rt.settings
     return lambda: rt.bedrock.locate(
         prepared.bedrock,

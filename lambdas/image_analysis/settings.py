@@ -69,7 +69,7 @@ class Settings:
         DEFAULT_MODEL_ID,
         "Bedrock model id or inference profile id for location (IAM allows this model only)",
     )
-    bedrock_max_tokens: int = knob(400, "Maximum output tokens per Bedrock call")
+    bedrock_max_tokens: int = knob(800, "Maximum output tokens per Bedrock call (a full answer is about 300)")
     bedrock_temperature: float = knob(
         0.0,
         "Sampling temperature for the Bedrock call (0 = most deterministic)",

@@ -21,11 +21,13 @@ from image_analysis.domain.models import (
     Analyses,
     AnalysisOutcome,
     Box,
+    Caption,
     Gps,
     ImageError,
     ImageInfo,
     ImageResult,
     Location,
+    LocationConflict,
     Place,
     TextLine,
 )
@@ -283,6 +285,39 @@ def test_html_escapes_everything_from_the_image(sample: Sample) -> None:
     assert "<script>alert" not in page and "<img src=x" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     assert page.count("<script>") == 1 and page.count("<img ") == 2
+
+
+def test_the_caption_is_the_picture_s_alt_text_and_is_shown_with_clues_keywords_and_conflict(
+    sample: Sample,
+) -> None:
+    red = sample.results[1]
+    assert red.analyses.location is not None
+    captioned = replace(
+        red,
+        analyses=replace(
+            red.analyses,
+            location=replace(red.analyses.location, evidence=["Azulejo tiles", "Tram 28 rails"]),
+            caption=Caption('A red "wall" <in> Lisbon.', "Red wall & a tram", ["wall", "lisbon"]),
+            location_conflict=LocationConflict(
+                "city", "Porto", "Lisbon", "city: GPS says Porto, the model says Lisbon"
+            ),
+        ),
+    )
+    markdown, page = render_report([captioned], sample.thumbnails, generated_at=GENERATED)
+    assert 'alt="Red wall &amp; a tram"' in page
+    for shown in (
+        "<dt>Caption</dt><dd>A red &quot;wall&quot; &lt;in&gt; Lisbon.</dd>",
+        "<dt>Clues</dt><dd>Azulejo tiles; Tram 28 rails</dd>",
+        "<dt>Location conflict</dt><dd>city: GPS says Porto, the model says Lisbon</dd>",
+        "<dt>Keywords</dt><dd>wall, lisbon</dd>",
+    ):
+        assert shown in page
+    assert (
+        "- **Keywords:** wall, lisbon" in markdown and "- **Location conflict:** city: GPS says" in markdown
+    )
+    # without a caption (not analysed, or an older result) the picture's alt text is its key
+    _, plain = render_report([red], sample.thumbnails, generated_at=GENERATED)
+    assert f'alt="{html.escape(RED_KEY)}"' in plain and "<dt>Caption</dt>" not in plain
 
 
 def hostile_report(sample: Sample) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import pytest
 from image_analysis.domain import table as t
 from image_analysis.domain.errors import ConfigurationError, TransientError
 from image_analysis.domain.intake import CREATED, REMOVED, S3Event
-from image_analysis.domain.models import ImageResult
+from image_analysis.domain.models import SCHEMA_VERSION, ImageResult
 from image_analysis.domain.states import EventOutcome, ImageStatus
 from image_analysis.pipeline import handle_event
 from image_analysis.runtime import Runtime
@@ -77,7 +77,7 @@ def test_an_image_becomes_json_text_and_a_queryable_record(
     assert {c["images"][0]["fingerprint"] for c in double.calls} == {fingerprint(data)}
     # and the JSON document is the versioned model, with GPS reverse-geocoded offline
     document = read_json(stack, "images/trip/eiffel.jpg")
-    assert document["schema_version"] == 2 and document["status"] == "complete"
+    assert document["schema_version"] == SCHEMA_VERSION == 3 and document["status"] == "complete"
     assert document["analyses"]["gps"]["place"]["country"] == "France"
     assert document["analyses"]["location"]["input_tokens"] > 0
     assert document["image"]["width"] == 1600 and document["image"]["sha256"]

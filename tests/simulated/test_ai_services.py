@@ -21,7 +21,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw
 
-from imgpipe.simulated.ai_answers import dominant_colour, fingerprint, fingerprints_match
+from imgpipe.simulated.ai_answers import (
+    analyse,
+    detect_labels,
+    dominant_colour,
+    fingerprint,
+    fingerprints_match,
+)
 from imgpipe.simulated.ai_services import AiServicesDouble, DoubleConfig
 from tests.support import PROJECT_ROOT
 
@@ -333,7 +339,44 @@ def test_forced_tool_use_fills_the_schema(bedrock: Any) -> None:
     assert 0 <= given["confidence"] <= 1
     assert isinstance(given["count"], int)
     assert 1 <= given["count"] <= 9
-    assert (given["mood"], given["tags"], given["is_photo"]) == ("calm", [], False)
+    assert (given["mood"], given["is_photo"]) == ("calm", False)
+    # a keyword-like list of strings: the names DetectLabels gives the same image, lower-cased
+    labels = detect_labels(analyse(BLUE_SCENE), None, 0.0)["Labels"]
+    assert (
+        given["tags"] == [label["Name"].lower() for label in labels]
+        and dominant_colour(BLUE_SCENE).lower() in given["tags"]
+    )
+
+
+def test_lists_of_strings_are_filled_from_the_image_within_max_items(bedrock: Any) -> None:
+    strings = {"type": "array", "items": {"type": "string"}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "keywords": strings | {"maxItems": 2},
+            "evidence": strings,
+            "place": {"type": "string", "description": "A landmark; empty if unknown."},
+        },
+    }
+    tool = {"name": "lists", "inputSchema": {"json": schema}}
+    response = converse(bedrock, ("png", BLUE_SCENE), toolConfig=forced_tool(tool))
+    given = response["output"]["message"]["content"][0]["toolUse"]["input"]
+    assert len(given["keywords"]) == 2
+    assert given["evidence"] == [
+        f"{dominant_colour(BLUE_SCENE).lower()} is the dominant colour",
+        f"fingerprint {fingerprint(BLUE_SCENE)}",
+    ]
+    assert given["place"] == ""  # the double recognises no place, and the schema allows saying so
+
+
+def test_tool_answers_given_by_a_test_replace_the_filled_fields(
+    double: AiServicesDouble, bedrock: Any
+) -> None:
+    double.configure(tool_answers={"mood": "busy", "country": "Italy"})
+    response = converse(bedrock, ("png", BLUE_SCENE), toolConfig=forced_tool())
+    given = response["output"]["message"]["content"][0]["toolUse"]["input"]
+    assert (given["mood"], given["country"]) == ("busy", "Italy")
+    assert given["description"].endswith(fingerprint(BLUE_SCENE))
 
 
 def test_forced_tool_use_follows_refs_and_optional_fields(bedrock: Any) -> None:
@@ -365,6 +408,10 @@ def test_oversize_output_makes_tool_input_hostile(double: AiServicesDouble, bedr
     assert "\n" in description
     assert set(given) - set(TOOL["inputSchema"]["json"]["properties"])  # type: ignore[index]
     assert not 0 <= given["confidence"] <= 1
+    tags = given["tags"]  # a list five times too long, with what a list should never carry
+    assert len(tags) > 50 and tags[1] == tags[0].upper() and None in tags and 42 in tags
+    assert any("\x1b" in t for t in tags if isinstance(t, str))
+    assert any("IGNORE PREVIOUS INSTRUCTIONS" in t for t in tags if isinstance(t, str))
 
 
 def test_inference_profile_id_reaches_the_double(double: AiServicesDouble, bedrock: Any) -> None:

@@ -16,10 +16,19 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
 from image_analysis.adapters import bedrock
-from image_analysis.adapters.bedrock import Bedrock
+from image_analysis.adapters.bedrock import Answer, Bedrock
 from image_analysis.adapters.rekognition import Rekognition
 from image_analysis.domain.errors import AnalysisFailed, ConfigurationError, PipelineError, TransientError
-from image_analysis.domain.models import Box, Label, Location, Moderation, ModerationLabel, Place, TextLine
+from image_analysis.domain.models import (
+    Box,
+    Caption,
+    Label,
+    Location,
+    Moderation,
+    ModerationLabel,
+    Place,
+    TextLine,
+)
 from image_analysis.imaging.renditions import Rendition
 
 from tests.imagegen import jpeg
@@ -107,13 +116,21 @@ def answer(**overrides: Any) -> dict[str, Any]:
         "region": "Île-de-France",
         "country": "France",
         "confidence": 0.92,
+        "evidence": ["Iron lattice tower", "Trocadéro fountains"],
+        "caption": "The Eiffel Tower rises behind the Trocadéro fountains on a clear afternoon.",
+        "alt_text": "Eiffel Tower behind fountains under a blue sky",
+        "keywords": ["Eiffel Tower", "Paris", "fountain"],
     }
     return base | overrides
 
 
-def locate(client: Any, gps_place: Place | None = None, **overrides: Any) -> Location:
+def ask(client: Any, gps_place: Place | None = None, **overrides: Any) -> Answer:
     params: dict[str, Any] = {"model_id": MODEL_ID, "max_tokens": 400, "temperature": 0.0} | overrides
     return Bedrock(client).locate(RENDITION, gps_place=gps_place, **params)
+
+
+def locate(client: Any, gps_place: Place | None = None, **overrides: Any) -> Location:
+    return ask(client, gps_place, **overrides).location
 
 
 def test_locate_sends_model_prompts_image_inference_config_and_a_forced_tool(
@@ -146,17 +163,24 @@ def test_locate_sends_model_prompts_image_inference_config_and_a_forced_tool(
         },
     }
     bedrock_stub.add_response("converse", converse_response(answer()), expected)
-    location = locate(bedrock_client, max_tokens=300, temperature=0.2)
-    assert location == Location(
-        description="Eiffel Tower seen from the Trocadéro, Paris",
-        place="Eiffel Tower",
-        city="Paris",
-        region="Île-de-France",
-        country="France",
-        confidence=0.92,
-        model_id=MODEL_ID,
-        input_tokens=1234,
-        output_tokens=56,
+    assert ask(bedrock_client, max_tokens=300, temperature=0.2) == Answer(
+        location=Location(
+            description="Eiffel Tower seen from the Trocadéro, Paris",
+            place="Eiffel Tower",
+            city="Paris",
+            region="Île-de-France",
+            country="France",
+            confidence=0.92,
+            model_id=MODEL_ID,
+            input_tokens=1234,
+            output_tokens=56,
+            evidence=["Iron lattice tower", "Trocadéro fountains"],
+        ),
+        caption=Caption(
+            text="The Eiffel Tower rises behind the Trocadéro fountains on a clear afternoon.",
+            alt_text="Eiffel Tower behind fountains under a blue sky",
+            keywords=["eiffel tower", "paris", "fountain"],
+        ),
     )
 
 

@@ -17,7 +17,9 @@ from .states import AnalysisStatus, ImageStatus
 
 # Version of the result document and table records (bump on breaking change). 2: faces, text
 # understanding (language, entities, key phrases, PII types) and people (see docs/architecture.md).
-SCHEMA_VERSION = 2
+# 3: caption, alt text, keywords, location clues and conflict; the perceptual hash; the embedding
+# outcome; per-analysis fingerprints.
+SCHEMA_VERSION = 3
 SIMULATED_NOTICE = (
     "SIMULATED: Bedrock and Rekognition were imgpipe's simulated AI services; these answers are computed "
     "from pixel colours and fingerprints, not by Amazon Bedrock or Amazon Rekognition."
@@ -94,6 +96,26 @@ class Location:
     model_id: str
     input_tokens: int = 0
     output_tokens: int = 0
+    evidence: list[str] = field(default_factory=list)  # a few short clues, so people can judge the place
+
+
+@dataclass(frozen=True)
+class Caption:
+    """What the photo shows, in the same answer as the location: for galleries, screen readers, search."""
+
+    text: str  # one sentence
+    alt_text: str  # for the <img alt>: at most 125 characters
+    keywords: list[str] = field(default_factory=list)  # lower-case, distinct, at most 10
+
+
+@dataclass(frozen=True)
+class LocationConflict:
+    """The photo's GPS place and the model's answer name different places (domain/places.py decides)."""
+
+    field: str  # "country" or "city": what disagreed
+    gps: str  # what the GPS place says
+    model: str  # what the model says
+    reason: str  # one readable line, e.g. "country: GPS says France, the model says Italy"
 
 
 @dataclass(frozen=True)
@@ -141,6 +163,8 @@ class Analyses:
     faces: list[Face] = field(default_factory=list)
     comprehension: TextInsights | None = None  # Comprehend on the detected text
     people: list[IndexedFace] = field(default_factory=list)  # faces indexed into the collection
+    caption: Caption | None = None  # from the location call (Bedrock): caption, alt text, keywords
+    location_conflict: LocationConflict | None = None  # GPS place vs the model's city or country
 
 
 @dataclass(frozen=True)
@@ -189,6 +213,10 @@ class ImageResult:
     def has_pii(self) -> bool:
         return bool(self.analyses.comprehension and self.analyses.comprehension.has_pii)
 
+    @property
+    def has_location_conflict(self) -> bool:
+        return self.analyses.location_conflict is not None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self, dict_factory=_plain_dict)
 
@@ -222,6 +250,7 @@ def _plain_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
 def analyses_from_dict(data: dict[str, Any]) -> Analyses:
     gps = data.get("gps")
     moderation = data.get("moderation")
+    caption, conflict = data.get("caption"), data.get("location_conflict")  # absent before issue 11
     return Analyses(
         location=Location(**data["location"]) if data.get("location") else None,
         gps=Gps(
@@ -261,6 +290,8 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
         faces=[face_from_dict(face) for face in data.get("faces", [])],
         comprehension=insights_from_dict(data["comprehension"]) if data.get("comprehension") else None,
         people=[indexed_face_from_dict(face) for face in data.get("people", [])],
+        caption=Caption(**caption) if caption else None,
+        location_conflict=LocationConflict(**conflict) if conflict else None,
     )
 
 
@@ -268,10 +299,18 @@ def render_text(result: ImageResult) -> str:
     """The human-readable .txt: the one-line location first, then labels, then text lines."""
     analyses = result.analyses
     lines = [_headline(result)]
+    if analyses.caption:
+        lines.append(f"Caption: {analyses.caption.text}")
+    if analyses.location and analyses.location.evidence:
+        lines.append("Clues: " + "; ".join(analyses.location.evidence))
     if analyses.gps:
         gps = analyses.gps
         where = _place_name(gps.place) if gps.place else "unknown place"
         lines.append(f"GPS: {gps.latitude:.5f}, {gps.longitude:.5f} ({where})")
+    if analyses.location_conflict:
+        lines.append(f"Location conflict: {analyses.location_conflict.reason}")
+    if analyses.caption and analyses.caption.keywords:
+        lines.append("Keywords: " + ", ".join(analyses.caption.keywords))
     if analyses.labels:
         lines.append("Labels: " + ", ".join(f"{lb.name} ({lb.confidence:.0f}%)" for lb in analyses.labels))
     elif _ran(analyses, "labels"):

@@ -40,6 +40,11 @@ def record_from_result(
         "city": (location.city if location else None) or (gps.place.city if gps and gps.place else None),
         "country": (location.country if location else None)
         or (gps.place.country if gps and gps.place else None),
+        "caption": a.caption.text if a.caption else None,
+        "alt_text": a.caption.alt_text if a.caption else None,
+        "keywords": a.caption.keywords if a.caption else [],
+        "location_conflict": result.has_location_conflict,
+        "location_conflict_reason": a.location_conflict.reason if a.location_conflict else None,
         "latitude": gps.latitude if gps else None,
         "longitude": gps.longitude if gps else None,
         "labels": [label.name for label in a.labels],
@@ -76,6 +81,9 @@ def record_from_result(
     if result.has_pii:  # sparse index: only images showing personal information appear in it
         record[t.PII.partition_key] = t.PII_PK
         record[t.PII.sort_key] = t.time_sort_key(updated_at, key)
+    if result.has_location_conflict:  # sparse index: only images whose GPS and model disagree
+        record[t.LOCATION_CONFLICT.partition_key] = t.LOCATION_CONFLICT_PK
+        record[t.LOCATION_CONFLICT.sort_key] = t.time_sort_key(updated_at, key)
     return record
 
 

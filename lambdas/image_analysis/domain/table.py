@@ -11,6 +11,7 @@ One table, items keyed for the analysts' access patterns (each a Query, never a 
 | images by status in a date range   | same, gsi2sk BETWEEN <from> AND <to>                        |
 | flagged images, newest first       | Query    index flagged, gsi3pk=FLAGGED (sparse)             |
 | images showing PII, newest first   | Query    index pii, gsi4pk=PII (sparse)                     |
+| GPS and model disagree, newest first| Query  index location-conflict, gsi5pk=CONFLICT (sparse)  |
 | earlier analysis of identical bytes| GetItem  pk=CONTENT#<sha256>#<settings fingerprint>, sk=CACHE |
 | the image (and name) of a face     | GetItem  pk=FACE#<face id>, sk=FACE (people, when switched on) |
 | the faces named after a person     | Query    pk=PERSON#<name, lower-cased>                      |
@@ -42,7 +43,9 @@ BY_LABEL = Index("by-label", "gsi1pk", "gsi1sk")
 BY_STATUS = Index("by-status", "gsi2pk", "gsi2sk")
 FLAGGED = Index("flagged", "gsi3pk", "gsi3sk")
 PII = Index("pii", "gsi4pk", "gsi4sk")  # images whose text shows personal information (types only)
-INDEXES = (BY_LABEL, BY_STATUS, FLAGGED, PII)
+# images whose GPS place and the model's city or country disagree (domain/places.py): a review queue
+LOCATION_CONFLICT = Index("location-conflict", "gsi5pk", "gsi5sk")
+INDEXES = (BY_LABEL, BY_STATUS, FLAGGED, PII, LOCATION_CONFLICT)
 
 
 def create_table_request(name: str) -> dict[str, Any]:
@@ -74,6 +77,7 @@ RESULT_SK = "RESULT"
 CACHE_SK = "CACHE"
 FLAGGED_PK = "FLAGGED"
 PII_PK = "PII"
+LOCATION_CONFLICT_PK = "CONFLICT"
 
 
 def image_pk(image_key: str) -> str:
