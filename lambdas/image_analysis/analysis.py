@@ -3,7 +3,8 @@ its call on an adapter, its outcome), and the fingerprint of the settings that s
 
 An image costs about its slowest call, not the sum. A call that fails permanently leaves the others
 standing (the image becomes partial); a transient or configuration failure is re-raised after every
-call has finished, so the message is retried as a whole.
+call has finished, so the message is retried as a whole. The embedding's vector is returned beside
+the analyses, never in them: it goes to the vector index (embedding.py), not into the document.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .domain.models import (
 )
 from .domain.places import location_conflict
 from .domain.states import AnalysisStatus
+from .embedding import Vector, described, embed
 from .imaging import geo
 from .imaging.prepare import PreparedImage
 from .imaging.renditions import Rendition, box_in_picture
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 ANSWER_FIELDS = {
     "location": ("location", "caption", "location_conflict"), "gps": ("gps",), "labels": ("labels",),
     "text": ("text",), "moderation": ("moderation",), "faces": ("faces",),
-    "comprehension": ("comprehension",), "people": ("people",),
+    "comprehension": ("comprehension",), "people": ("people",), "embedding": ("embedding",),
 }  # fmt: skip
 
 REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
@@ -50,10 +52,11 @@ REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
 
 def analyse(
     prepared: PreparedImage, rt: Runtime, only: frozenset[str] | None = None, earlier: Analyses | None = None
-) -> Analyses:
+) -> tuple[Analyses, Vector | None]:
     """Run the switched-on analyses (or `only` these, when refreshing an `earlier` analysis of the same
     bytes: what they depend on, the text for Comprehend and moderation for the location gate, comes
-    from it). The answer holds just the analyses that ran; `merge` puts it over the earlier one."""
+    from it). The answer holds just the analyses that ran, with the image's embedding when that ran and
+    succeeded; `merge` puts the answer over the earlier one."""
     settings, executor = rt.settings, rt.executor
     runs = (lambda name: True) if only is None else only.__contains__
     gps = _gps(prepared, settings)
@@ -77,6 +80,8 @@ def analyse(
             rek.detect_faces(rek_bytes, settings.faces_min_confidence, settings.faces_emotion_min_confidence),
             on_picture,
         )
+    if settings.enable_embeddings and rt.embeddings is not None:
+        calls["embedding"] = lambda: embed(prepared, rt)
     gate_on_moderation = settings.skip_location_if_flagged and settings.enable_moderation
     if settings.enable_location and not gate_on_moderation:
         calls["location"] = _locate_call(prepared, rt, gps)
@@ -96,7 +101,7 @@ def analyse(
             results["location"] = _settle(futures["location"])
     _raise_retryable(futures)
     outcomes = {name: outcome for name, (_, outcome) in results.items()}
-    for name in ("location", *REKOGNITION_ANALYSES):
+    for name in ("location", *REKOGNITION_ANALYSES, "embedding"):
         if runs(name):
             outcomes.setdefault(name, AnalysisOutcome(AnalysisStatus.SKIPPED, "switched off"))
     outcomes["gps"] = _gps_outcome(prepared, settings, gps)
@@ -105,7 +110,8 @@ def analyse(
     value = {name: result for name, (result, _) in results.items()}
     answer = value.get("location")  # Bedrock's one answer: where, and what the photo shows
     location = answer.location if answer else None
-    return Analyses(
+    vector = value.get("embedding")
+    analyses = Analyses(
         location=location,
         caption=answer.caption if answer else None,
         location_conflict=location_conflict(gps.place if gps else None, location),
@@ -116,7 +122,9 @@ def analyse(
         outcomes=outcomes,
         faces=value.get("faces") or [],
         comprehension=value.get("comprehension"),
+        embedding=described(rt) if vector is not None else None,
     )
+    return analyses, vector
 
 
 def merge(earlier: Analyses, fresh: Analyses) -> Analyses:
@@ -134,8 +142,10 @@ def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
     tokens_in = location.input_tokens if location else 0
     tokens_out = location.output_tokens if location else 0
     units = analyses.comprehension.billed_units if analyses.comprehension else 0
+    embedded = 1 if _ran(analyses, "embedding") else 0
     usd = (
         billed * settings.price_rekognition_image_usd
+        + embedded * settings.price_embedding_image_usd
         + units * settings.price_comprehend_unit_usd
         + tokens_in / 1e6 * settings.price_bedrock_input_mtok_usd
         + tokens_out / 1e6 * settings.price_bedrock_output_mtok_usd
@@ -145,6 +155,7 @@ def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
         input_tokens=tokens_in,
         output_tokens=tokens_out,
         comprehend_units=units,
+        embedded_images=embedded,
         estimated_usd=round(usd, 6),
     )
 

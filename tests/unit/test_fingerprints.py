@@ -18,7 +18,7 @@ from image_analysis.fingerprints import (
 )
 from image_analysis.settings import Settings
 
-BASE = Settings(results_table="imgpipe-results")
+BASE = Settings(results_table="imgpipe-results", vector_bucket="vectors", vector_index="images")
 REKOGNITION = {"labels", "text", "moderation", "faces", "comprehension", "people"}
 
 
@@ -33,7 +33,7 @@ def test_every_setting_shapes_some_analysis_or_is_declared_to_shape_none() -> No
 @pytest.mark.parametrize(
     ("change", "stale"),
     [
-        ({"enable_embeddings": True, "vector_bucket": "v", "vector_index": "i"}, {"embedding"}),
+        ({"enable_embeddings": False}, {"embedding"}),
         ({"embedding_model_id": "amazon.titan-embed-image-v2"}, {"embedding"}),
         ({"embedding_dimension": 256}, {"embedding"}),
         ({"bedrock_model_id": "us.anthropic.claude-haiku-4-5-20251001-v1:0"}, {"location"}),

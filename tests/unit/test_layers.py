@@ -21,6 +21,7 @@ APPLICATION = (
     "fingerprints",
     "runtime",
     "people",
+    "embedding",
     "analysis",
     "removal",
     "pipeline",

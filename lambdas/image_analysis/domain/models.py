@@ -119,6 +119,15 @@ class LocationConflict:
 
 
 @dataclass(frozen=True)
+class Embedding:
+    """That the image was embedded, and in which space: the vector itself is in the vector index
+    (keyed by the image key), never in the document."""
+
+    model_id: str
+    dimension: int
+
+
+@dataclass(frozen=True)
 class AnalysisOutcome:
     """How one analysis went: ok, skipped (switched off / gated / reused) or failed."""
 
@@ -148,6 +157,7 @@ class Cost:
     output_tokens: int = 0
     estimated_usd: float = 0.0
     comprehend_units: int = 0
+    embedded_images: int = 0  # embedding model calls (a vector reused for identical bytes costs none)
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,7 @@ class Analyses:
     people: list[IndexedFace] = field(default_factory=list)  # faces indexed into the collection
     caption: Caption | None = None  # from the location call (Bedrock): caption, alt text, keywords
     location_conflict: LocationConflict | None = None  # GPS place vs the model's city or country
+    embedding: Embedding | None = None  # the image's vector is in the vector index (search)
 
 
 @dataclass(frozen=True)
@@ -292,6 +303,7 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
         people=[indexed_face_from_dict(face) for face in data.get("people", [])],
         caption=Caption(**caption) if caption else None,
         location_conflict=LocationConflict(**conflict) if conflict else None,
+        embedding=Embedding(**data["embedding"]) if data.get("embedding") else None,
     )
 
 
