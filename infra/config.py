@@ -43,6 +43,7 @@ LOG_RETENTION_DAYS: Final = {
 
 _PENDING_TABLE = "<set from the table construct>"
 _PENDING_COLLECTION = "<set from the collection construct>"
+_PENDING_VECTORS = "<set from the vectors construct>"
 _KNOB_KEY = re.compile(r"^[a-z][a-z0-9_]*$")  # CDK's own context keys all contain ':' or '@'
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -115,14 +116,19 @@ class PipelineConfig:
     stack: StackConfig
     settings: Settings  # results_table is a placeholder here; see lambda_settings()
 
-    def lambda_settings(self, results_table: str, people_collection: str = "") -> Settings:
-        """The function's settings once the table (and, with people on, the collection) exists."""
+    def lambda_settings(
+        self, results_table: str, people_collection: str = "", vector_bucket: str = "", vector_index: str = ""
+    ) -> Settings:
+        """The function's settings once the table (and, with people on, the collection; with embeddings
+        on, the vector bucket and index) exists."""
         claim_timeout_s = self.stack.timeout_s + CLAIM_MARGIN_S
         return replace(
             self.settings,
             results_table=results_table,
             claim_timeout_s=claim_timeout_s,
             people_collection=people_collection,
+            vector_bucket=vector_bucket,
+            vector_index=vector_index,
         )
 
 
@@ -144,6 +150,7 @@ def from_context(context: Mapping[str, Any]) -> PipelineConfig:
     env = {env_name(k): _text(v) for k, v in given.items() if k in SETTINGS_KNOBS}
     env[env_name("results_table")] = _PENDING_TABLE
     env[env_name("people_collection")] = _PENDING_COLLECTION
+    env[env_name("vector_bucket")] = env[env_name("vector_index")] = _PENDING_VECTORS
     try:
         settings = Settings.from_env(env)
     except SettingsError as exc:
@@ -154,9 +161,10 @@ def from_context(context: Mapping[str, Any]) -> PipelineConfig:
 
 def _check_together(stack: StackConfig, settings: Settings) -> None:
     """What neither part can check alone."""
-    if settings.bedrock_model_id.startswith("arn:"):
-        # The function's IAM policy is derived from the id (infra/processing.py).
-        raise ConfigError("context knob bedrock_model_id must be a model or inference profile id, not an ARN")
+    for knob_name in ("bedrock_model_id", "embedding_model_id"):
+        if getattr(settings, knob_name).startswith("arn:"):
+            # The function's IAM policy is derived from the id (infra/processing.py).
+            raise ConfigError(f"context knob {knob_name} must be a model or inference profile id, not an ARN")
     worst = settings.worst_case_image_s
     if worst > stack.timeout_s:
         # A timeout kills the invocation mid-image, with its whole batch (settings.worst_case_image_s).

@@ -21,6 +21,8 @@ FUNCTION_NAME: Final = "FunctionName"
 DASHBOARD_URL: Final = "DashboardUrl"
 ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 PEOPLE_COLLECTION_ID: Final = "PeopleCollectionId"  # only while enable_people is on
+VECTOR_BUCKET_NAME: Final = "VectorBucketName"  # these two only while enable_embeddings is on
+VECTOR_INDEX_NAME: Final = "VectorIndexName"
 
 # Output key -> what it holds (also the output's Description in the template).
 DESCRIPTIONS: Final[dict[str, str]] = {
@@ -34,4 +36,6 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     DASHBOARD_URL: "CloudWatch dashboard of throughput, latency, errors, tokens and cost",
     ALARM_TOPIC_ARN: "SNS topic the alarms notify",
     PEOPLE_COLLECTION_ID: "Rekognition collection of indexed faces (people analysis; biometric data)",
+    VECTOR_BUCKET_NAME: "S3 Vectors bucket of the image embeddings (imgpipe search)",
+    VECTOR_INDEX_NAME: "S3 Vectors index of the image embeddings, one vector per image key",
 }

@@ -31,7 +31,13 @@ def test_stack_name_and_output_keys_are_stable() -> None:
         "DashboardUrl",
         "AlarmTopicArn",
     )
-    assert set(outputs.DESCRIPTIONS) == {*KEYS, outputs.PEOPLE_COLLECTION_ID}  # that one with people on
+    # those with people, and with embeddings, on
+    assert set(outputs.DESCRIPTIONS) == {
+        *KEYS,
+        outputs.PEOPLE_COLLECTION_ID,
+        outputs.VECTOR_BUCKET_NAME,
+        outputs.VECTOR_INDEX_NAME,
+    }
 
 
 def test_every_output_is_in_the_template_with_its_description(default: Synth) -> None:
