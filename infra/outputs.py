@@ -23,6 +23,7 @@ ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 PEOPLE_COLLECTION_ID: Final = "PeopleCollectionId"  # only while enable_people is on
 VECTOR_BUCKET_NAME: Final = "VectorBucketName"  # these two only while enable_embeddings is on
 VECTOR_INDEX_NAME: Final = "VectorIndexName"
+EMBEDDING_MODEL_ID: Final = "EmbeddingModelId"  # the model `imgpipe search` embeds a phrase with
 
 # Output key -> what it holds (also the output's Description in the template).
 DESCRIPTIONS: Final[dict[str, str]] = {
@@ -38,4 +39,5 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     PEOPLE_COLLECTION_ID: "Rekognition collection of indexed faces (people analysis; biometric data)",
     VECTOR_BUCKET_NAME: "S3 Vectors bucket of the image embeddings (imgpipe search)",
     VECTOR_INDEX_NAME: "S3 Vectors index of the image embeddings, one vector per image key",
+    EMBEDDING_MODEL_ID: "Bedrock model that embeds the images (a search phrase must use the same one)",
 }

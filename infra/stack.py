@@ -111,6 +111,7 @@ class ImagePipelineStack(Stack):
         if vectors is not None:
             values[outputs.VECTOR_BUCKET_NAME] = vectors.bucket_name
             values[outputs.VECTOR_INDEX_NAME] = vectors.index_name
+            values[outputs.EMBEDDING_MODEL_ID] = settings.embedding_model_id
         for key, value in values.items():
             # Created on the stack itself so each output's key is exactly its construct id.
             CfnOutput(self, key, value=value, description=outputs.DESCRIPTIONS[key])

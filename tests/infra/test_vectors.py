@@ -102,6 +102,7 @@ def test_outputs_name_the_vector_bucket_and_index(embeddings: Synth) -> None:
     assert found[outputs.VECTOR_BUCKET_NAME]["Value"] == {"Fn::Select": [1, {"Fn::Split": ["/", bucket_arn]}]}
     assert found[outputs.VECTOR_INDEX_NAME]["Value"] == design.INDEX_NAME
     assert found[outputs.VECTOR_INDEX_NAME]["Description"] == outputs.DESCRIPTIONS[outputs.VECTOR_INDEX_NAME]
+    assert found[outputs.EMBEDDING_MODEL_ID]["Value"] == "amazon.titan-embed-image-v1"
 
 
 def test_with_embeddings_off_there_is_no_vector_resource_grant_or_output(default: Synth) -> None:
@@ -110,7 +111,9 @@ def test_with_embeddings_off_there_is_no_vector_resource_grant_or_output(default
     assert "s3vectors:" not in str(default.json)
     granted = role_statements(default, default.logical_id("Processing/Role"))
     assert not [s for s in granted if any("titan-embed" in r for r in s[1])], "no embedding model grant"
-    assert outputs.VECTOR_BUCKET_NAME not in default.json["Outputs"]
+    assert not {outputs.VECTOR_BUCKET_NAME, outputs.VECTOR_INDEX_NAME, outputs.EMBEDDING_MODEL_ID} & set(
+        default.json["Outputs"]
+    )
     env = props(default, "Processing/Function")["Environment"]["Variables"]
     assert env["VECTOR_BUCKET"] == env["VECTOR_INDEX"] == ""
 
