@@ -1,7 +1,8 @@
 """SIMULATED, not AWS (a test double shipped with the CLI): a local HTTP server speaking the wire
-protocols of Amazon Bedrock Runtime ``Converse``, Amazon Rekognition ``DetectLabels``, ``DetectText``,
-``DetectModerationLabels``, ``DetectFaces`` and the face-collection operations (face_collections.py),
-and Amazon Comprehend's ``DetectDominantLanguage``,
+protocols of Amazon Bedrock Runtime ``Converse`` and ``InvokeModel`` (Amazon Titan Multimodal
+Embeddings G1 only; the vectors are embeddings.py's rules, not a model), Amazon Rekognition
+``DetectLabels``, ``DetectText``, ``DetectModerationLabels``, ``DetectFaces`` and the face-collection
+operations (face_collections.py), and Amazon Comprehend's ``DetectDominantLanguage``,
 ``DetectEntities``, ``DetectKeyPhrases`` and ``DetectPiiEntities`` (words.py: rules on the text).
 
 Real boto3/botocore clients reach it through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` and
@@ -10,6 +11,7 @@ end-to-end tests and benchmarks of the image pipeline, and for `imgpipe demo --s
 
 What it emulates:
   * Bedrock restJson1 ``POST /model/{modelId}/converse`` (any model or inference-profile id, URL-encoded)
+    and ``POST /model/{modelId}/invoke`` (a Titan Multimodal Embeddings G1 id; its body and limits),
     and Rekognition awsJson1_1 ``POST /`` with ``X-Amz-Target: RekognitionService.<Operation>``,
     including each protocol's error encoding, so boto3 raises ``ClientError`` with the modelled code.
   * The documented input limits (image bytes, pixel sizes, formats checked by magic bytes, parameter
@@ -18,14 +20,16 @@ What it emulates:
     the face rules): deterministic, and
     recomputable by a test from the image it uploaded, so image mix-ups are caught.
   * Fault injection (latency, throttling, 5xx, a fail-next queue) and a call log (per call: operation,
-    outcome, images with their fingerprints and, for Converse, the prompt that reached it).
+    outcome, images with their fingerprints; for Converse, the prompt that reached it; for
+    InvokeModel, the embedding length and the text's length, never its words).
 
 What it does NOT emulate: real vision or language models (answers are fingerprints, colours and
 boxes; a forced tool's input describes the first image only; maxTokens truncates text answers only),
-SigV4 verification (any credentials pass), S3 image sources, ConverseStream/InvokeModel,
-documents/video/audio blocks, guardrails, prompt management, Rekognition IMAGE_PROPERTIES, label
-filters, custom moderation adapters, human loops and every other operation, real quotas and
-account-level throttling (faults are injected only as configured).
+SigV4 verification (any credentials pass), S3 image sources, ConverseStream, InvokeModel of any
+other model (and InvokeModelWithResponseStream), documents/video/audio blocks, guardrails, prompt
+management, Rekognition IMAGE_PROPERTIES, label filters, custom moderation adapters, human loops and
+every other operation, real quotas and account-level throttling (faults are injected only as
+configured).
 
 Control API, under ``/_double/`` (a path no Bedrock Runtime or Rekognition operation produces: theirs
 are ``/model/...`` and ``/``): ``GET calls``, ``GET|POST config`` (JSON of ``DoubleConfig`` fields),
@@ -55,7 +59,7 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from imgpipe.simulated import ai_answers as answers
-from imgpipe.simulated import face_collections, faces, words
+from imgpipe.simulated import embeddings, face_collections, faces, words
 from imgpipe.simulated.ai_answers import ImageFacts, JsonDict, OversizedImageError, UndecodableImageError
 
 CONTROL_PREFIX = "/_double/"
@@ -73,7 +77,15 @@ BEDROCK_MAX_IMAGES = 20  # per message
 BEDROCK_MAX_IMAGE_BYTES = 3_932_160  # 3.75 MB
 BEDROCK_MAX_SIDE = 8000
 BEDROCK_FORMATS = ("png", "jpeg", "gif", "webp")
+# Amazon Titan Multimodal Embeddings G1 (InvokeModel), as documented
+EMBEDDING_MODEL = re.compile(r"(?:[a-z]{2,4}\.)?amazon\.titan-embed-image-v1(?::\d+)?")
+EMBEDDING_LENGTHS = (256, 384, 1024)
+EMBEDDING_MAX_IMAGE_BYTES = 25 * 1024 * 1024
+EMBEDDING_MAX_SIDE = 2048
+EMBEDDING_MAX_TEXT_TOKENS = 256
+EMBEDDING_FORMATS = ("png", "jpeg")
 _CONVERSE_PATH = re.compile(r"/model/([^/]+)/converse")
+_INVOKE_PATH = re.compile(r"/model/([^/]+)/invoke")
 _CONTENT_BLOCKS = frozenset({"text", "image", "toolUse", "toolResult", "cachePoint", "reasoningContent"})
 
 # HTTP status per error code. Bedrock's come from the botocore model; Rekognition's model has none, so
@@ -127,7 +139,7 @@ class DoubleConfig:
     front-door throttle), validation, latency (+ jitter), error_rate (a failure during inference).
     """
 
-    latency_bedrock: float = 0.0  # seconds per Converse that passes validation
+    latency_bedrock: float = 0.0  # seconds per Converse or InvokeModel that passes validation
     latency_rekognition: float = 0.0  # seconds per Rekognition call that passes validation
     jitter: float = 0.0  # extra uniform(0, jitter) seconds on either latency; never shortens it
     throttle_rate: float = 0.0  # probability of ThrottlingException
@@ -186,7 +198,12 @@ class _Protocol:
 
 
 BEDROCK = _Protocol(
-    "bedrock-runtime", ("Converse",), BEDROCK_ERRORS, "application/json", "InternalServerException", True
+    "bedrock-runtime",
+    ("Converse", "InvokeModel"),
+    BEDROCK_ERRORS,
+    "application/json",
+    "InternalServerException",
+    True,
 )
 REKOGNITION = _Protocol(
     "rekognition",
@@ -360,6 +377,83 @@ def _comprehend_answer(operation: str, request: JsonDict, call: JsonDict) -> Jso
         )
     answer = {"DetectEntities": words.entities, "DetectKeyPhrases": words.key_phrases}.get(operation)
     return (answer or words.pii_entities)(text)
+
+
+# --------------------------------------------------------------------------- Bedrock InvokeModel
+
+
+def _embedding_answer(model_id: str, request: JsonDict, call: JsonDict) -> JsonDict:
+    """Titan Multimodal Embeddings G1's body checked as Bedrock checks it, then embeddings.py's vector.
+    The call log keeps the text's length only (a search phrase is the user's), and the image's record."""
+    if not EMBEDDING_MODEL.fullmatch(model_id):
+        raise ServiceError(
+            "ValidationException",
+            f"The provided model identifier is invalid ({model_id}): the AI services test double serves "
+            "InvokeModel for amazon.titan-embed-image-v1 only",
+        )
+    extra = sorted(set(request) - {"inputText", "inputImage", "embeddingConfig"})
+    if extra:
+        raise _malformed("#", f"extraneous key [{extra[0]}] is not permitted")
+    length = _embedding_length(request.get("embeddingConfig"))
+    call["dimension"] = length
+    text, image = request.get("inputText"), request.get("inputImage")
+    if text is None and image is None:
+        raise _malformed("#", "at least one of inputText or inputImage is required")
+    vectors, tokens = [], 0
+    if text is not None:
+        if not isinstance(text, str) or not text.strip():
+            raise _malformed("#/inputText", "expected a non-empty string")
+        call["text_chars"], tokens = len(text), embeddings.count_tokens(text)
+        if tokens > EMBEDDING_MAX_TEXT_TOKENS:
+            raise ServiceError(
+                "ValidationException",
+                f"Input text has {tokens} tokens; the maximum is {EMBEDDING_MAX_TEXT_TOKENS}",
+            )
+        vectors.append(embeddings.text_vector(text, length))
+    if image is not None:
+        data = _b64(image, "ValidationException", "inputImage")
+        vectors.append(embeddings.image_vector(_embedding_facts(data, call), data, length))
+    return {"embedding": embeddings.combined(vectors), "inputTextTokenCount": tokens, "message": None}
+
+
+def _malformed(where: str, problem: str) -> ServiceError:
+    return ServiceError(
+        "ValidationException",
+        f"Malformed input request: {where}: {problem}, please reformat your input and try again.",
+    )
+
+
+def _embedding_length(config: Any) -> int:
+    if config is None:
+        return 1024  # Titan's default
+    if not isinstance(config, dict) or set(config) - {"outputEmbeddingLength"}:
+        raise _malformed("#/embeddingConfig", "only outputEmbeddingLength is permitted")
+    length = config.get("outputEmbeddingLength", 1024)
+    if isinstance(length, bool) or length not in EMBEDDING_LENGTHS:
+        raise _malformed(
+            "#/embeddingConfig/outputEmbeddingLength",
+            f"{length!r} is not a valid enum value (256, 384, 1024)",
+        )
+    return int(length)
+
+
+def _embedding_facts(data: bytes, call: JsonDict) -> ImageFacts:
+    record = _image_record(data, None)
+    call["images"].append(record)
+    bad = "ValidationException"
+    if len(data) > EMBEDDING_MAX_IMAGE_BYTES:
+        raise ServiceError(bad, f"inputImage is {len(data)} bytes; the maximum is 25 MB")
+    if record["format"] not in EMBEDDING_FORMATS:
+        raise ServiceError(bad, "inputImage must be a PNG or JPEG image")
+    try:
+        record["width"], record["height"] = width, height = answers.probe_size(data)
+        if max(width, height) > EMBEDDING_MAX_SIDE:
+            raise ServiceError(bad, f"inputImage is {width}x{height}; the maximum is 2048 x 2048 pixels")
+        facts = answers.analyse(data)
+    except (UndecodableImageError, OversizedImageError) as exc:
+        raise ServiceError(bad, f"inputImage could not be processed: {exc}") from exc
+    record["fingerprint"] = facts.fingerprint
+    return facts
 
 
 # --------------------------------------------------------------------------- Bedrock Converse
@@ -619,6 +713,9 @@ class AiServicesDouble:
         match = _CONVERSE_PATH.fullmatch(path)
         if method == "POST" and match:
             return self._serve(BEDROCK, "Converse", unquote(match[1]), body)
+        match = _INVOKE_PATH.fullmatch(path)
+        if method == "POST" and match:
+            return self._serve(BEDROCK, "InvokeModel", unquote(match[1]), body)
         if method == "POST" and path == "/" and target and target.startswith(COMPREHEND_TARGET):
             return self._serve(COMPREHEND, target.removeprefix(COMPREHEND_TARGET), None, body)
         if method == "POST" and path == "/" and target:
@@ -659,7 +756,9 @@ class AiServicesDouble:
         if operation not in protocol.operations:
             raise ServiceError("UnknownOperationException", f"{operation} is not emulated by the test double")
         self._early_faults(operation, config)
-        if protocol is BEDROCK:
+        if operation == "InvokeModel":
+            payload = self._invoke_model(body, call, config)
+        elif protocol is BEDROCK:
             payload = self._converse(body, call, config)
         elif protocol is COMPREHEND:
             payload = _comprehend_answer(operation, _parse_body(body, "InvalidRequestException"), call)
@@ -677,6 +776,11 @@ class AiServicesDouble:
         payload = _converse_answer(request, images, config.oversize_output)
         latency = self._inject_latency(config.latency_bedrock, config)
         payload["metrics"]["latencyMs"] = round(latency * 1000)
+        return payload
+
+    def _invoke_model(self, body: bytes, call: JsonDict, config: DoubleConfig) -> JsonDict:
+        payload = _embedding_answer(call["model_id"], _parse_body(body, "ValidationException"), call)
+        self._inject_latency(config.latency_bedrock, config)
         return payload
 
     def _rekognition(self, operation: str, body: bytes, call: JsonDict, config: DoubleConfig) -> JsonDict:
@@ -761,7 +865,9 @@ def _protocol_of(operation: str) -> _Protocol:
     for protocol in (BEDROCK, REKOGNITION, COMPREHEND):
         if operation in protocol.operations:
             return protocol
-    raise ValueError(f"unknown operation {operation!r}; use Converse or one of {REKOGNITION_OPERATIONS}")
+    raise ValueError(
+        f"unknown operation {operation!r}; use Converse, InvokeModel or one of {REKOGNITION_OPERATIONS}"
+    )
 
 
 class _Server(ThreadingHTTPServer):
