@@ -35,6 +35,7 @@ from ..objects import list_keys, queue_depth
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 from .stackspec import LOCAL_REGION, StackSpec, arn, physical_name, queue_url
+from .vectors import SNAPSHOT_FILE as VECTORS_FILE
 from .vectors import VectorServer
 
 FAKE_KEY = "local"  # moto accepts any credentials; these never leave the machine
@@ -430,6 +431,8 @@ def save(stack: LocalStack, snapshot_dir: Path) -> None:
         (snapshot_dir / "dead_letters.json").write_text(json.dumps(bodies, indent=1, ensure_ascii=False))
     if stack.vectors is not None:
         stack.vectors.store.save(snapshot_dir)
+    elif (final_dir / VECTORS_FILE).exists():  # a run without the index (other --context) keeps them
+        shutil.copy2(final_dir / VECTORS_FILE, snapshot_dir / VECTORS_FILE)
     shutil.rmtree(final_dir, ignore_errors=True)
     snapshot_dir.rename(final_dir)
 
