@@ -20,6 +20,9 @@ KEYS = (
 
 def test_stack_name_and_output_keys_are_stable() -> None:
     assert outputs.STACK_NAME == "ImagePipeline"
+    assert (outputs.VECTOR_BUCKET_NAME, outputs.VECTOR_INDEX_NAME, outputs.EMBEDDING_MODEL_ID) == (
+        "VectorBucketName", "VectorIndexName", "EmbeddingModelId",
+    )  # fmt: skip
     assert KEYS == (
         "BucketName",
         "UploadPrefix",
@@ -37,6 +40,7 @@ def test_stack_name_and_output_keys_are_stable() -> None:
         outputs.PEOPLE_COLLECTION_ID,
         outputs.VECTOR_BUCKET_NAME,
         outputs.VECTOR_INDEX_NAME,
+        outputs.EMBEDDING_MODEL_ID,
     }
 
 
