@@ -95,7 +95,9 @@ def _measure(double: common.DoubleControl, options: Options) -> dict[str, Any]:
     from image_analysis.settings import Settings
 
     store = common.Store.create("imgpipe-bench-cost")
-    runtime = build_runtime(Settings(results_table=store.table))
+    runtime = build_runtime(
+        Settings(results_table=store.table, enable_embeddings=False)
+    )  # moto: no S3 Vectors
     gated = replace(runtime, settings=replace(runtime.settings, skip_location_if_flagged=True))
     seen = 0
     images: list[dict[str, Any]] = []

@@ -63,7 +63,7 @@ def _measure(sources: dict[str, Path], rounds: int) -> dict[str, Any]:
     from image_analysis.settings import Settings
 
     store = common.Store.create("imgpipe-bench-latency")
-    settings = Settings(results_table=store.table)
+    settings = Settings(results_table=store.table, enable_embeddings=False)  # moto has no S3 Vectors
     runtime = build_runtime(settings)
     runtimes = {"pipeline": runtime, "serial": replace(runtime, executor=InlineExecutor())}
     cases: dict[str, Any] = {}

@@ -88,7 +88,7 @@ def _pipeline_prepare() -> Any:
     from image_analysis.imaging.prepare import prepare
     from image_analysis.settings import Settings
 
-    limits = common.limits(Settings(results_table="bench"))  # the defaults
+    limits = common.limits(Settings(results_table="bench", enable_embeddings=False))  # the defaults
     return lambda data: prepare(data, limits)
 
 
@@ -262,7 +262,7 @@ def run(options: Options) -> dict[str, Any]:
     return {
         "rounds": rounds,
         "iterations": iterations,
-        "rekognition_max_edge": Settings(results_table="bench").rekognition_max_edge,
+        "rekognition_max_edge": Settings(results_table="bench", enable_embeddings=False).rekognition_max_edge,
         "cases": cases,
         "small_cases": small_cases,
         "profile": profile,

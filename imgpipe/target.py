@@ -113,6 +113,7 @@ class Target:
             results_table=self.table,
             input_prefix=self.layout.input_prefix,
             output_prefix=self.layout.output_prefix,
+            enable_embeddings=False,  # reading results needs no vector index
         )
 
     def queue_depth(self, url: str) -> int:

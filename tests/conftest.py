@@ -84,8 +84,10 @@ def stack(endpoints: None) -> Stack:
 
 @pytest.fixture
 def settings(stack: Stack) -> Settings:
-    # One attempt per call keeps fault-injection tests fast and exact; retry tests raise it.
-    return Settings(results_table=stack.table, max_attempts=2)
+    # One attempt per call keeps fault-injection tests fast and exact; retry tests raise it. moto has
+    # no S3 Vectors: embeddings are off here, and on in tests/integration/test_embeddings.py (with an
+    # in-memory index from tests/vector_index.py).
+    return Settings(results_table=stack.table, max_attempts=2, enable_embeddings=False)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from image_analysis.domain.keys import KeyLayout
 from image_analysis.settings import Settings
 
 # The key layout of the default settings ("images/" in, "results/" out), as every suite uses it.
-_DEFAULTS = Settings(results_table="unused")
+_DEFAULTS = Settings(results_table="unused", enable_embeddings=False)  # the layout needs no vector index
 LAYOUT = KeyLayout(_DEFAULTS.input_prefix, _DEFAULTS.output_prefix)
 
 

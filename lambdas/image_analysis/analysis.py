@@ -3,7 +3,8 @@ its call on an adapter, its outcome), and the fingerprint of the settings that s
 
 An image costs about its slowest call, not the sum. A call that fails permanently leaves the others
 standing (the image becomes partial); a transient or configuration failure is re-raised after every
-call has finished, so the message is retried as a whole.
+call has finished, so the message is retried as a whole. The embedding's vector is returned beside
+the analyses, never in them: it goes to the vector index (embedding.py), not into the document.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .domain.models import (
     TextLine,
 )
 from .domain.states import AnalysisStatus
+from .embedding import Vector, described, embed
 from .imaging import geo
 from .imaging.prepare import PreparedImage
 from .imaging.renditions import Rendition, box_in_picture
@@ -41,10 +43,12 @@ REKOGNITION_ANALYSES = ("labels", "text", "moderation", "faces")
 # Settings whose names start so (timeouts aside) change what an analysis finds: see analysis_fingerprint.
 ANALYSIS_SETTING_PREFIXES = (
     "enable_", "bedrock_", "labels_", "text_", "moderation_", "rekognition_", "faces_", "comprehension_",
+    "embedding_",
 )  # fmt: skip
 
 
-def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
+def analyse(prepared: PreparedImage, rt: Runtime) -> tuple[Analyses, Vector | None]:
+    """The analyses of one image, and its embedding when that is on and succeeded."""
     settings, executor = rt.settings, rt.executor
     gps = _gps(prepared, settings)
     rek_bytes = prepared.rekognition.data
@@ -67,6 +71,8 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
             rek.detect_faces(rek_bytes, settings.faces_min_confidence, settings.faces_emotion_min_confidence),
             on_picture,
         )
+    if settings.enable_embeddings and rt.embeddings is not None:
+        calls["embedding"] = lambda: embed(prepared, rt)
     gate_on_moderation = settings.skip_location_if_flagged and settings.enable_moderation
     if settings.enable_location and not gate_on_moderation:
         calls["location"] = _locate_call(prepared, rt, gps)
@@ -84,13 +90,14 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
             results["location"] = _settle(futures["location"])
     _raise_retryable(futures)
     outcomes = {name: outcome for name, (_, outcome) in results.items()}
-    for name in ("location", *REKOGNITION_ANALYSES):
+    for name in ("location", *REKOGNITION_ANALYSES, "embedding"):
         outcomes.setdefault(name, AnalysisOutcome(AnalysisStatus.SKIPPED, "switched off"))
     outcomes["gps"] = _gps_outcome(prepared, settings, gps)
     if isinstance(understanding, str):
         outcomes["comprehension"] = AnalysisOutcome(AnalysisStatus.SKIPPED, understanding)
     value = {name: result for name, (result, _) in results.items()}
-    return Analyses(
+    vector = value.get("embedding")
+    analyses = Analyses(
         location=value.get("location"),
         gps=gps,
         labels=value.get("labels") or [],
@@ -99,7 +106,9 @@ def analyse(prepared: PreparedImage, rt: Runtime) -> Analyses:
         outcomes=outcomes,
         faces=value.get("faces") or [],
         comprehension=value.get("comprehension"),
+        embedding=described(rt) if vector is not None else None,
     )
+    return analyses, vector
 
 
 def analysis_fingerprint(settings: Settings) -> str:
@@ -128,8 +137,10 @@ def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
     tokens_in = location.input_tokens if location else 0
     tokens_out = location.output_tokens if location else 0
     units = analyses.comprehension.billed_units if analyses.comprehension else 0
+    embedded = 1 if _ran(analyses, "embedding") else 0
     usd = (
         billed * settings.price_rekognition_image_usd
+        + embedded * settings.price_embedding_image_usd
         + units * settings.price_comprehend_unit_usd
         + tokens_in / 1e6 * settings.price_bedrock_input_mtok_usd
         + tokens_out / 1e6 * settings.price_bedrock_output_mtok_usd
@@ -139,6 +150,7 @@ def estimate_cost(analyses: Analyses, settings: Settings) -> Cost:
         input_tokens=tokens_in,
         output_tokens=tokens_out,
         comprehend_units=units,
+        embedded_images=embedded,
         estimated_usd=round(usd, 6),
     )
 

@@ -3,7 +3,8 @@ analyse (analysis.py), write the results, commit the record or release the claim
 
 Exactly once per object version: a conditional claim in DynamoDB (see adapters/claims.py) lets one
 invocation work on a version; a duplicate delivery of a finished version is acknowledged without
-any AI call; identical bytes under another key reuse the earlier analysis (adapters/content_cache.py).
+any AI call; identical bytes under another key reuse the earlier analysis (adapters/content_cache.py)
+and its vector (embedding.py).
 """
 
 from __future__ import annotations
@@ -16,11 +17,29 @@ from dataclasses import replace
 from .adapters.claims import Busy, Claim
 from .adapters.s3 import ObjectHead
 from .analysis import analyse, analysis_fingerprint, estimate_cost, placed_gps
-from .domain.errors import ConfigurationError, ImageRejected, ObjectMissing, TransientError
+from .domain.errors import AnalysisFailed, ConfigurationError, ImageRejected, ObjectMissing, TransientError
 from .domain.intake import CREATED, REMOVED, S3Event
-from .domain.models import Analyses, CachedAnalysis, ImageError, ImageInfo, ImageResult, render_text
+from .domain.models import (
+    Analyses,
+    AnalysisOutcome,
+    CachedAnalysis,
+    Cost,
+    ImageError,
+    ImageInfo,
+    ImageResult,
+    render_text,
+)
 from .domain.records import label_index, record_from_result, result_keys_fit
 from .domain.states import FINAL_STATUSES, AnalysisStatus, EventOutcome, ImageStatus, Outcome
+from .embedding import (
+    Vector,
+    delete_stray_vector,
+    delete_vector_quietly,
+    described,
+    embed,
+    reusable,
+    store_vector,
+)
 from .imaging.prepare import Limits, prepare
 from .people import forget_faces, forget_quietly, index_people, recorded_face_ids
 from .removal import remove
@@ -76,14 +95,14 @@ def _analyse(event: S3Event, rt: Runtime) -> tuple[Outcome, ImageResult | None]:
         return (EventOutcome.GONE if current_tag is None else EventOutcome.SUPERSEDED), None
     info = ImageInfo(event.bucket, event.key, head.version_id, head.etag, head.size)
     try:
-        result = _result(info, data, rt, use_cache=not event.force)
-        stored = _store(result, claimed, version_tag, rt)
+        result, vector = _result(info, data, rt, use_cache=not event.force)
+        stored = _store(result, vector, claimed, version_tag, rt)
     except (TransientError, ConfigurationError) as exc:
         rt.claims.release(claimed, rt.now_iso(), str(exc))
         raise
-    if not stored:
+    if stored is None:
         return _claim_lost(event, version_tag, rt), None
-    return result.status, result
+    return stored.status, stored
 
 
 def _current_tag(event: S3Event, rt: Runtime) -> str | None:
@@ -109,7 +128,10 @@ def _superseded(event: S3Event, head: ObjectHead) -> bool:
     return bool(event.etag and head.etag and event.etag != head.etag)
 
 
-def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -> ImageResult:
+def _result(
+    info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool
+) -> tuple[ImageResult, Vector | None]:
+    """The image's result, and its vector for the index (None: no embedding)."""
     settings = rt.settings
     fingerprint = analysis_fingerprint(settings)
     base = ImageResult(
@@ -121,41 +143,35 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
     )
     if data is None:
         limit = settings.max_image_bytes / 1e6
-        return _rejected(
-            base,
-            ImageRejected(
-                "too_large",
-                f"the file is {info.size_bytes / 1e6:.1f} MB; the limit is {limit:.0f} MB (MAX_IMAGE_BYTES)",
-            ),
-            settings,
+        too_large = ImageRejected(
+            "too_large",
+            f"the file is {info.size_bytes / 1e6:.1f} MB; the limit is {limit:.0f} MB (MAX_IMAGE_BYTES)",
         )
+        return _rejected(base, too_large, settings), None
     try:
         rt.layout.json_key(info.key)
     except ImageRejected as exc:
-        return _rejected(base, exc, settings)
+        return _rejected(base, exc, settings), None
     sha = hashlib.sha256(data).hexdigest()
     base = replace(base, image=replace(info, sha256=sha))
     # With people on, every key indexes its own faces: identical bytes are analysed again.
     use_cache = use_cache and not settings.enable_people
     cached = rt.cache.lookup(sha, fingerprint) if use_cache else None
     if cached is not None:
-        image = replace(base.image, format=cached.format, width=cached.width, height=cached.height)
-        analyses = cached.analyses
-        return replace(
-            base, image=image, status=_status(analyses), analyses=analyses, reused_from=cached.source_key
-        )
+        return _reused(base, cached, data, rt)
     try:
         prepared = prepare(data, _limits(settings))
     except ImageRejected as exc:
-        return _rejected(base, exc, settings)
-    analyses = index_people(prepared, info.key, analyse(prepared, rt), rt)
+        return _rejected(base, exc, settings), None
+    analysed, vector = analyse(prepared, rt)
+    analyses = index_people(prepared, info.key, analysed, rt)
     image = replace(base.image, format=prepared.source_format, width=prepared.width, height=prepared.height)
     status = _status(analyses)
     if status == ImageStatus.COMPLETE and not settings.enable_people:
         expires = int(rt.clock()) + settings.content_cache_days * 86400
         cache_entry = CachedAnalysis(analyses, image.format, image.width, image.height, source_key=info.key)
         rt.cache.store(sha, fingerprint, cache_entry, expires)
-    return replace(
+    result = replace(
         base,
         image=image,
         status=status,
@@ -163,6 +179,40 @@ def _result(info: ImageInfo, data: bytes | None, rt: Runtime, use_cache: bool) -
         cost=estimate_cost(analyses, settings),
         notes=list(prepared.notes),
     )
+    return result, vector
+
+
+def _reused(
+    base: ImageResult, cached: CachedAnalysis, data: bytes, rt: Runtime
+) -> tuple[ImageResult, Vector | None]:
+    """Identical bytes analysed before: their analysis, and their vector copied from the key it was
+    made for; if that vector is gone (removed, or the key holds other bytes now), embedded afresh."""
+    image = replace(base.image, format=cached.format, width=cached.width, height=cached.height)
+    result = replace(base, image=image, analyses=cached.analyses, reused_from=cached.source_key)
+    vector, cost = None, Cost()
+    if cached.analyses.embedding is not None and rt.settings.enable_embeddings:
+        vector = reusable(cached.source_key, image.sha256 or "", rt)
+        outcome = AnalysisOutcome(AnalysisStatus.OK, f"the vector of {cached.source_key} (same bytes)")
+        if vector is None:
+            vector, outcome = _embed_again(data, rt)
+            cost = _embedding_cost(rt.settings) if vector is not None else cost
+        outcomes = {**result.analyses.outcomes, "embedding": outcome}
+        embedding = described(rt) if vector is not None else None
+        result = replace(result, analyses=replace(result.analyses, outcomes=outcomes, embedding=embedding))
+    return replace(result, status=_status(result.analyses), cost=cost), vector
+
+
+def _embed_again(data: bytes, rt: Runtime) -> tuple[Vector | None, AnalysisOutcome]:
+    """Embed identical bytes whose earlier vector is gone; a permanent failure is the outcome."""
+    try:
+        return embed(prepare(data, _limits(rt.settings)), rt), AnalysisOutcome(AnalysisStatus.OK)
+    except (AnalysisFailed, ImageRejected) as exc:
+        return None, AnalysisOutcome(AnalysisStatus.FAILED, exc.message)
+
+
+def _embedding_cost(settings: Settings) -> Cost:
+    usd = round(settings.price_embedding_image_usd, 6)
+    return Cost(embedded_images=1, estimated_usd=usd)
 
 
 def _rejected(base: ImageResult, exc: ImageRejected, settings: Settings) -> ImageResult:
@@ -193,10 +243,14 @@ def _limits(settings: Settings) -> Limits:
     )
 
 
-def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> bool:
-    """Results to S3 first, then the record; if the claim was lost meanwhile, undo our S3 writes and
-    return False."""
+def _store(
+    result: ImageResult, vector: Vector | None, claim: Claim, version_tag: str, rt: Runtime
+) -> ImageResult | None:
+    """The vector to the index first (an index refusing it makes the result partial), then results to
+    S3, then the record; returns the result as stored, or None when the claim was lost meanwhile
+    (then our writes are undone)."""
     key, bucket = result.image.key, result.image.bucket
+    result, vector_put = store_vector(result, vector, claim.token, version_tag, rt)
     documents: dict[str, tuple[bytes, str]] = {}
     if result_keys_fit(rt.layout, key):  # else the record alone carries the key_too_long failure
         documents = {
@@ -212,13 +266,17 @@ def _store(result: ImageResult, claim: Claim, version_tag: str, rt: Runtime) -> 
         # The faces of this key's earlier analysis leave the collection before the new record stands.
         forget_faces([f for f in recorded_face_ids(claim.previous) if f not in indexed], rt)
         if rt.claims.finish(claim, record, label_index(result)):
-            return True
+            return result
     except (TransientError, ConfigurationError):
         forget_quietly(indexed, rt)  # the retry indexes the faces again
+        if vector_put:
+            delete_vector_quietly(key, rt)  # and puts the vector again
         raise
     rt.s3.undo_writes(bucket, written)
     forget_faces(indexed, rt)
-    return False
+    if vector_put:
+        delete_stray_vector(key, version_tag, rt)
+    return None
 
 
 def _json(result: ImageResult) -> bytes:

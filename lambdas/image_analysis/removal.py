@@ -1,7 +1,8 @@
 """One removal event: the image's results and record go, never a newer upload's.
 
 Existence first (re-uploaded since: stand down), then the removal lock, which no analysis can claim
-past, then existence again, then the deletes. See docs/architecture.md on the removal lock.
+past, then existence again, then the deletes (faces, vector, results, record). See
+docs/architecture.md on the removal lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .domain.errors import ConfigurationError, TransientError
 from .domain.intake import S3Event
 from .domain.records import result_keys_fit
 from .domain.states import EventOutcome
+from .embedding import delete_vector
 from .people import forget_faces, recorded_face_ids
 from .runtime import Runtime
 
@@ -32,8 +34,10 @@ def remove(event: S3Event, rt: Runtime) -> EventOutcome:
         if rt.s3.exists(event.bucket, event.key):  # re-uploaded before we held the key
             rt.claims.unlock_removal(lock)
             return EventOutcome.STALE_REMOVAL
-        # Faces first, while the lock holds: a crash after them leaves a record the retry deletes.
+        # Faces and the vector first, while the lock holds: a crash after them leaves a record the
+        # retry deletes.
         forget_faces(recorded_face_ids(rt.claims.get(event.key), plain=True), rt)
+        delete_vector(event.key, rt)
         if result_keys_fit(rt.layout, event.key):  # else it never had results in S3
             result_keys = [rt.layout.json_key(event.key), rt.layout.text_key(event.key)]
             rt.s3.delete_results(event.bucket, result_keys)

@@ -112,7 +112,7 @@ class Settings:
     comprehension_min_score: float = knob(0.8, "Lowest Comprehend score (0-1) for an entity, phrase or PII")
     # Search (a multimodal embedding of each image, stored in the stack's S3 Vectors index)
     enable_embeddings: bool = knob(
-        False, "Embed each image with a multimodal model on Bedrock and store it for `imgpipe search`"
+        True, "Embed each image with a multimodal model on Bedrock and store it for `imgpipe search`"
     )
     embedding_model_id: str = knob(
         DEFAULT_EMBEDDING_MODEL_ID,
@@ -208,9 +208,10 @@ class Settings:
         """The longest one image may take: every AI call times out on every attempt, with botocore's
         back-off between attempts, plus STORAGE_ALLOWANCE_S for the S3 and DynamoDB calls.
 
-        The analyses run concurrently, so the slowest one counts; with SKIP_LOCATION_IF_FLAGGED the
-        Bedrock call waits for moderation, so those two add up. The function timeout must cover it
-        (the synth checks), and a batch starts another image only while this much time remains.
+        The analyses (the embedding among them) run concurrently, so the slowest one counts; with
+        SKIP_LOCATION_IF_FLAGGED the Bedrock call waits for moderation, so those two add up. The
+        function timeout must cover it (the synth checks), and a batch starts another image only
+        while this much time remains.
         """
         bedrock = _worst_call_s(self, self.bedrock_read_timeout_s) if self.enable_location else 0.0
         rekognition = (
@@ -221,10 +222,11 @@ class Settings:
         if self.enable_comprehension and self.enable_text:
             # Comprehend reads the detected text: after it, the language, then three calls at once.
             rekognition += 2 * _worst_call_s(self, self.comprehend_read_timeout_s)
+        embedding = _worst_call_s(self, self.embedding_read_timeout_s) if self.enable_embeddings else 0.0
         if self.enable_location and self.skip_location_if_flagged and self.enable_moderation:
-            ai = rekognition + bedrock
+            ai = max(rekognition + bedrock, embedding)
         else:
-            ai = max(bedrock, rekognition)
+            ai = max(bedrock, rekognition, embedding)
         if self.enable_people:  # then IndexFaces, and the faces of an earlier analysis leave
             ai += 2 * _worst_call_s(self, self.rekognition_read_timeout_s)
         return ai + STORAGE_ALLOWANCE_S

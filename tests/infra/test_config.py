@@ -49,8 +49,13 @@ def test_stack_knobs_in_cdk_json_are_the_config_defaults() -> None:
 def test_cdk_json_has_no_stray_knobs_and_parses_to_the_defaults() -> None:
     config = from_context(cdk_json_context())
     assert config.stack == StackConfig()
-    settings = config.lambda_settings(results_table="table")
+    settings = config.lambda_settings(results_table="table", vector_bucket="vectors", vector_index="index")
     assert settings.bedrock_model_id == DEFAULT_MODEL_ID
+    assert (settings.enable_embeddings, settings.vector_bucket, settings.vector_index) == (
+        True,
+        "vectors",
+        "index",
+    )
     assert settings.claim_timeout_s == StackConfig().timeout_s + 60
 
 

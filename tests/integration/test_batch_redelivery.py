@@ -91,7 +91,9 @@ def visible_within(queue: tuple[str, str], expected: int, seconds: float) -> int
 @pytest.fixture
 def fast_retry(stack: Stack) -> Iterator[Runtime]:
     """One attempt per call (a throttle fails the image at once) and a one-second back-off base."""
-    rt = build_runtime(Settings(results_table=stack.table, max_attempts=1, retry_delay_s=1))
+    rt = build_runtime(
+        Settings(results_table=stack.table, max_attempts=1, retry_delay_s=1, enable_embeddings=False)
+    )
     yield rt
     rt.executor.shutdown(wait=True)
 

@@ -26,6 +26,7 @@ AWKWARD_KEYS = [
 @pytest.fixture
 def lambda_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("RESULTS_TABLE", stack.table)
+    monkeypatch.setenv("ENABLE_EMBEDDINGS", "false")  # moto has no S3 Vectors (see test_embeddings.py)
     monkeypatch.setenv("MAX_ATTEMPTS", "1")
     handler.runtime.cache_clear()
     yield

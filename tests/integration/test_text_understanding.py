@@ -120,6 +120,7 @@ def test_a_comprehend_outage_is_retried_as_a_whole(
 @pytest.fixture
 def lambda_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("RESULTS_TABLE", stack.table)
+    monkeypatch.setenv("ENABLE_EMBEDDINGS", "false")  # moto has no S3 Vectors (see test_embeddings.py)
     handler.runtime.cache_clear()
     yield
     handler.runtime.cache_clear()

@@ -16,7 +16,7 @@ PACKAGE_DIR = PROJECT_ROOT / "lambdas" / "image_analysis"
 PACKAGE = "image_analysis"
 SUBPACKAGES = ("domain", "imaging", "adapters")
 # The application modules, lowest first: each may import the ones before it, never one after it.
-APPLICATION = ("observability", "runtime", "people", "analysis", "removal", "pipeline", "batch")
+APPLICATION = ("observability", "runtime", "people", "embedding", "analysis", "removal", "pipeline", "batch")
 HANDLER_MAY_IMPORT = {"settings", "runtime", "batch", "observability"}
 # Third-party distributions each layer may use besides the standard library (None: any).
 THIRD_PARTY = {

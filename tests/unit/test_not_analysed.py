@@ -94,9 +94,11 @@ def test_the_record_keeps_each_analysis_outcome_and_reason() -> None:
 
 
 def test_simulated_analyses_have_their_own_fingerprint() -> None:
-    real = Settings(results_table="t")
+    real = Settings(results_table="t", vector_bucket="v", vector_index="i")
     assert analysis_fingerprint(replace(real, simulated_ai=True)) != analysis_fingerprint(real)
-    assert Settings.from_env({"RESULTS_TABLE": "t", "SIMULATED_AI": "true"}).simulated_ai is True
+    assert Settings.from_env(
+        {"RESULTS_TABLE": "t", "SIMULATED_AI": "true", "ENABLE_EMBEDDINGS": "false"}
+    ).simulated_ai
 
 
 def test_a_stack_cannot_be_configured_as_simulated() -> None:

@@ -14,7 +14,13 @@ from image_analysis.settings import DEFAULT_MODEL_ID, Settings, SettingsError, d
 
 from tests.support import LAYOUT
 
-BASE_ENV = {"RESULTS_TABLE": "imgpipe-results"}
+# What the stack sets besides the knobs (embeddings are on by default and need the vector index).
+VECTORS: dict[str, Any] = {"vector_bucket": "imgpipe-vectors", "vector_index": "image-embeddings"}
+BASE_ENV = {
+    "RESULTS_TABLE": "imgpipe-results",
+    "VECTOR_BUCKET": "imgpipe-vectors",
+    "VECTOR_INDEX": "image-embeddings",
+}
 
 
 def from_env(**overrides: str) -> Settings:
@@ -26,14 +32,14 @@ def from_env(**overrides: str) -> Settings:
 
 def test_only_the_table_is_required_and_everything_else_has_its_default() -> None:
     settings = Settings.from_env(BASE_ENV)
-    assert settings == Settings(results_table="imgpipe-results")
+    assert settings == Settings(results_table="imgpipe-results", **VECTORS)
     assert settings.input_prefix == "images/" and settings.output_prefix == "results/"
     assert settings.bedrock_model_id == DEFAULT_MODEL_ID
     assert settings.enable_location and settings.enable_moderation and not settings.skip_location_if_flagged
     assert (settings.labels_max, settings.labels_min_confidence) == (10, 75.0)
     assert (settings.bedrock_max_edge, settings.rekognition_max_edge) == (1024, 2048)
     assert (settings.max_image_pixels, settings.min_image_edge) == (100_000_000, 16)
-    assert {k: getattr(settings, k) for k in defaults()} == defaults()
+    assert {k: getattr(settings, k) for k in defaults()} == defaults() | VECTORS
 
 
 def test_the_results_table_is_required() -> None:
@@ -44,7 +50,9 @@ def test_the_results_table_is_required() -> None:
 
 
 def test_unknown_variables_are_ignored() -> None:
-    assert Settings.from_env({**BASE_ENV, "PATH": "/usr/bin", "LABELS": "x"}) == Settings("imgpipe-results")
+    assert Settings.from_env({**BASE_ENV, "PATH": "/usr/bin", "LABELS": "x"}) == Settings(
+        "imgpipe-results", **VECTORS
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,13 +182,29 @@ def test_to_env_round_trips_through_from_env() -> None:
         labels_min_confidence=55.5,
         connect_timeout_s=1.5,
         price_rekognition_image_usd=0.00075,
+        embedding_dimension=384,
+        **VECTORS,
     )
     env = custom.to_env()
     assert set(env) == {env_name(f.name) for f in fields(Settings)}
     assert all(isinstance(value, str) for value in env.values())
     assert env["ENABLE_TEXT"] == "false" and env["SKIP_LOCATION_IF_FLAGGED"] == "true"
     assert Settings.from_env(env) == custom
-    assert Settings.from_env(Settings("t").to_env()) == Settings("t")
+    assert Settings.from_env(Settings("t", **VECTORS).to_env()) == Settings("t", **VECTORS)
+
+
+def test_embeddings_need_the_stacks_vector_index_unless_switched_off() -> None:
+    with pytest.raises(SettingsError, match="ENABLE_EMBEDDINGS needs VECTOR_BUCKET and VECTOR_INDEX"):
+        Settings(results_table="t")
+    assert Settings(results_table="t", enable_embeddings=False).vector_bucket == ""
+
+
+def test_the_embedding_counts_in_the_worst_case_as_one_more_concurrent_call() -> None:
+    base = Settings(results_table="t", max_attempts=1, connect_timeout_s=1.0, **VECTORS)
+    quick = replace(base, embedding_read_timeout_s=5.0)
+    assert quick.worst_case_image_s == replace(base, enable_embeddings=False).worst_case_image_s
+    slow = replace(base, embedding_read_timeout_s=200.0)
+    assert slow.worst_case_image_s == 201.0 + 10.0  # the slowest call, not the sum, plus storage
 
 
 def test_settings_are_validated_when_built_directly_too() -> None:
@@ -190,7 +214,7 @@ def test_settings_are_validated_when_built_directly_too() -> None:
         Settings(results_table="")
 
 
-BASE = Settings(results_table="imgpipe-results")
+BASE = Settings(results_table="imgpipe-results", **VECTORS)
 
 
 @pytest.mark.parametrize(
@@ -206,6 +230,9 @@ BASE = Settings(results_table="imgpipe-results")
         {"bedrock_temperature": 0.5},
         {"enable_text": False},
         {"skip_location_if_flagged": True},
+        {"enable_embeddings": False},
+        {"embedding_model_id": "amazon.titan-embed-image-v2"},
+        {"embedding_dimension": 256},
     ],
     ids=lambda change: next(iter(change)),
 )
@@ -227,6 +254,9 @@ def test_the_fingerprint_changes_with_what_changes_an_analysis(change: dict[str,
         {"claim_timeout_s": 900},
         {"content_cache_days": 7},
         {"input_prefix": "photos/", "output_prefix": "analysis/"},
+        {"price_embedding_image_usd": 0.5},
+        {"embedding_read_timeout_s": 30.0},
+        {"vector_bucket": "another-bucket", "vector_index": "another-index"},
     ],
     ids=lambda change: next(iter(change)),
 )
@@ -238,7 +268,7 @@ def test_the_fingerprint_ignores_names_prices_and_client_behaviour(change: dict[
 def test_the_fingerprint_is_a_stable_short_hex_digest() -> None:
     fingerprint = analysis_fingerprint(BASE)
     assert len(fingerprint) == 16 and int(fingerprint, 16) >= 0
-    assert analysis_fingerprint(Settings(results_table="x")) == fingerprint
+    assert analysis_fingerprint(Settings(results_table="x", **VECTORS)) == fingerprint
 
 
 # --- Key layout --------------------------------------------------------------------------------------

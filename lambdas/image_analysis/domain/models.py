@@ -97,6 +97,15 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Embedding:
+    """That the image was embedded, and in which space: the vector itself is in the vector index
+    (keyed by the image key), never in the document."""
+
+    model_id: str
+    dimension: int
+
+
+@dataclass(frozen=True)
 class AnalysisOutcome:
     """How one analysis went: ok, skipped (switched off / gated / reused) or failed."""
 
@@ -125,6 +134,7 @@ class Cost:
     output_tokens: int = 0
     estimated_usd: float = 0.0
     comprehend_units: int = 0
+    embedded_images: int = 0  # embedding model calls (a vector reused for identical bytes costs none)
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,7 @@ class Analyses:
     faces: list[Face] = field(default_factory=list)
     comprehension: TextInsights | None = None  # Comprehend on the detected text
     people: list[IndexedFace] = field(default_factory=list)  # faces indexed into the collection
+    embedding: Embedding | None = None  # the image's vector is in the vector index (search)
 
 
 @dataclass(frozen=True)
@@ -255,6 +266,7 @@ def analyses_from_dict(data: dict[str, Any]) -> Analyses:
         faces=[face_from_dict(face) for face in data.get("faces", [])],
         comprehension=insights_from_dict(data["comprehension"]) if data.get("comprehension") else None,
         people=[indexed_face_from_dict(face) for face in data.get("people", [])],
+        embedding=Embedding(**data["embedding"]) if data.get("embedding") else None,
     )
 
 

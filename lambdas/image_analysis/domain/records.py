@@ -99,3 +99,28 @@ def label_index(result: ImageResult) -> dict[str, float]:
                 best[normalised] = label.confidence
     ranked = sorted(best.items(), key=lambda item: -item[1])[:MAX_LABEL_ITEMS]
     return dict(ranked)
+
+
+# S3 Vectors keeps at most 2 KB of filterable metadata per vector: ten labels of 64 characters at
+# most, a version tag and a hash stay well inside it.
+MAX_VECTOR_LABELS = 10
+MAX_VECTOR_LABEL_CHARS = 64
+
+
+def vector_metadata(result: ImageResult, version_tag: str) -> dict[str, Any]:
+    """The metadata of an image's vector in the index: what a search filters on (status, flagged,
+    labels as in the by-label index, has_text, has_pii), and what ties the vector to its record
+    (version_tag: a hit whose record describes another version is stale; sha256: the bytes it is of,
+    so identical bytes can reuse it)."""
+    labels = [name[:MAX_VECTOR_LABEL_CHARS] for name in label_index(result)][:MAX_VECTOR_LABELS]
+    metadata: dict[str, Any] = {
+        "status": result.status.value,
+        "flagged": result.flagged,
+        "has_text": bool(result.analyses.text),
+        "has_pii": result.has_pii,
+        "version_tag": version_tag,
+        "sha256": result.image.sha256 or "",
+    }
+    if labels:  # no empty list: a label filter then simply does not match
+        metadata["labels"] = labels
+    return metadata
