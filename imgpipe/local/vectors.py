@@ -478,6 +478,12 @@ class VectorServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def __enter__(self) -> VectorServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
 
 @contextmanager
 def running_vector_server(port: int = 0) -> Iterator[VectorServer]:

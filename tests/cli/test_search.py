@@ -111,6 +111,17 @@ def test_with_embeddings_off_search_says_how_to_switch_them_on(
     state = new_state_dir(synthesized, tmp_path / "state")
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.jpg").write_bytes(write_photos(tmp_path / "p")["red-1.jpg"])
-    ok(imgpipe("upload", tmp_path / "photos", "--state-dir", state, "--aws-ai", env=cli_env(ai_double)))
+    off_context = ("--context", "enable_embeddings=false")
+    ok(
+        imgpipe(
+            "upload",
+            tmp_path / "photos",
+            "--state-dir",
+            state,
+            "--aws-ai",
+            *off_context,
+            env=cli_env(ai_double),
+        )
+    )
     off = imgpipe("search", "--like", "a.jpg", "--state-dir", state, env=cli_env(ai_double))
     assert off.returncode == 2 and "enable_embeddings=true" in off.stderr

@@ -105,7 +105,10 @@ def test_outputs_name_the_vector_bucket_and_index(embeddings: Synth) -> None:
     assert found[outputs.EMBEDDING_MODEL_ID]["Value"] == "amazon.titan-embed-image-v1"
 
 
-def test_with_embeddings_off_there_is_no_vector_resource_grant_or_output(default: Synth) -> None:
+def test_with_embeddings_off_there_is_no_vector_resource_grant_or_output(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    default = synth(tmp_path_factory.mktemp("cdk.out"), {"enable_embeddings": False})
     kinds = {r["Type"] for r in default.json["Resources"].values()}
     assert not {k for k in kinds if k.startswith("AWS::S3Vectors::")}
     assert "s3vectors:" not in str(default.json)
