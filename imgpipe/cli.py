@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from .arguments import whole_number
-from .commands import backfill, doctor, duplicates, people, purge, query, report, stats, sync, upload
+from .commands import backfill, doctor, duplicates, people, purge, query, report, search, stats, sync, upload
 from .commands.common import output_console, status_console
 from .errors import CommandError, from_aws
 from .target import DEFAULT_STATE_DIR, add_pipeline_options, parse_context
@@ -36,7 +36,7 @@ exit codes:
   130  interrupted (Ctrl-C): what finished is kept; run the same command again to continue
 """
 
-OPERATOR_COMMANDS = (upload, backfill, query, duplicates, report, sync, stats, people, purge, doctor)
+OPERATOR_COMMANDS = (upload, backfill, query, search, duplicates, report, sync, stats, people, purge, doctor)
 
 
 def main(argv: list[str] | None = None) -> int:

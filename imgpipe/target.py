@@ -78,6 +78,18 @@ class LocalRun:
 
 
 @dataclass
+class VectorTarget:
+    """Where `imgpipe search` finds the image embeddings, and how it embeds a phrase like the function."""
+
+    bucket: str
+    index: str
+    s3vectors: Any  # an s3vectors client
+    bedrock: Any  # a bedrock-runtime client for the embedding model (None: it cannot be called)
+    model_id: str | None  # the function's embedding model (None: unknown)
+    why_no_model: str = ""  # when bedrock is None: why
+
+
+@dataclass
 class Target:
     name: str  # for messages: "stack ImagePipeline (eu-west-1)" or "local stack in .imgpipe"
     bucket: str
@@ -93,6 +105,7 @@ class Target:
     # Per analysis, the fingerprint of the function's settings (None: a stack deployed before them)
     analysis_fingerprints: dict[str, str] | None = None
     rekognition: Any = None  # a client for it (people commands)
+    vectors: VectorTarget | None = None  # the embeddings' S3 Vectors index, when embeddings are on
 
     @property
     def settings(self) -> Settings:
@@ -251,6 +264,19 @@ def deployed(name: str, region: str | None, profile: str | None) -> Target:
         people_collection=found.get(outputs.PEOPLE_COLLECTION_ID),
         analysis_fingerprints=_fingerprints_output(found.get(outputs.ANALYSIS_FINGERPRINTS)),
         rekognition=session.client("rekognition", config=CLIENT_CONFIG),
+        vectors=_deployed_vectors(session, found),
+    )
+
+
+def _deployed_vectors(session: boto3.session.Session, found: dict[str, str]) -> VectorTarget | None:
+    if outputs.VECTOR_BUCKET_NAME not in found or outputs.VECTOR_INDEX_NAME not in found:
+        return None
+    return VectorTarget(
+        bucket=found[outputs.VECTOR_BUCKET_NAME],
+        index=found[outputs.VECTOR_INDEX_NAME],
+        s3vectors=session.client("s3vectors", config=CLIENT_CONFIG),
+        bedrock=session.client("bedrock-runtime", config=CLIENT_CONFIG),
+        model_id=found.get(outputs.EMBEDDING_MODEL_ID),
     )
 
 
@@ -296,6 +322,37 @@ def _local(args: argparse.Namespace, status: Console, *, creates: bool, saves: b
     )
     with local_target(options, status, saves=saves) as target:
         yield target
+
+
+def _local_vectors(
+    spec: StackSpec, stack: LocalStack, environment: dict[str, str], options: LocalOptions
+) -> VectorTarget | None:
+    """The local S3 Vectors index; phrases are embedded where the function's embeddings go: the
+    simulated services with --simulated-ai, Bedrock with --aws-ai, nowhere otherwise."""
+    from .local.emulator import vectors_client
+
+    index, client = spec.vector_index, vectors_client(stack)
+    if index is None or client is None:
+        return None
+    region = environment["AWS_DEFAULT_REGION"]
+    simulated_endpoint = environment.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") if options.simulated_ai else None
+    bedrock = (
+        boto3.client(
+            "bedrock-runtime", endpoint_url=simulated_endpoint, region_name=region, config=CLIENT_CONFIG
+        )
+        if options.simulated_ai or options.use_aws_ai
+        else None
+    )
+    return VectorTarget(
+        bucket=index.bucket,
+        index=index.index,
+        s3vectors=client,
+        bedrock=bedrock,
+        model_id=Settings.from_env(environment).embedding_model_id,
+        why_no_model=""
+        if bedrock
+        else "the local stack calls no embedding model without --simulated-ai or --aws-ai",
+    )
 
 
 @contextmanager
@@ -356,6 +413,7 @@ def local_target(options: LocalOptions, status: Console, *, saves: bool) -> Iter
             rekognition=boto3.client(
                 "rekognition", region_name=environment["AWS_DEFAULT_REGION"], config=CLIENT_CONFIG
             ),
+            vectors=_local_vectors(spec, stack, environment, options),
         )
         try:
             yield target

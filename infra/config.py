@@ -161,9 +161,10 @@ def from_context(context: Mapping[str, Any]) -> PipelineConfig:
 
 def _check_together(stack: StackConfig, settings: Settings) -> None:
     """What neither part can check alone."""
-    if settings.bedrock_model_id.startswith("arn:"):
-        # The function's IAM policy is derived from the id (infra/processing.py).
-        raise ConfigError("context knob bedrock_model_id must be a model or inference profile id, not an ARN")
+    for knob_name in ("bedrock_model_id", "embedding_model_id"):
+        if getattr(settings, knob_name).startswith("arn:"):
+            # The function's IAM policy is derived from the id (infra/processing.py).
+            raise ConfigError(f"context knob {knob_name} must be a model or inference profile id, not an ARN")
     worst = settings.worst_case_image_s
     if worst > stack.timeout_s:
         # A timeout kills the invocation mid-image, with its whole batch (settings.worst_case_image_s).

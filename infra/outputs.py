@@ -22,6 +22,9 @@ DASHBOARD_URL: Final = "DashboardUrl"
 ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 PEOPLE_COLLECTION_ID: Final = "PeopleCollectionId"  # only while enable_people is on
 ANALYSIS_FINGERPRINTS: Final = "AnalysisFingerprints"
+VECTOR_BUCKET_NAME: Final = "VectorBucketName"  # these two only while enable_embeddings is on
+VECTOR_INDEX_NAME: Final = "VectorIndexName"
+EMBEDDING_MODEL_ID: Final = "EmbeddingModelId"  # the model `imgpipe search` embeds a phrase with
 
 # Output key -> what it holds (also the output's Description in the template).
 DESCRIPTIONS: Final[dict[str, str]] = {
@@ -37,4 +40,7 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     PEOPLE_COLLECTION_ID: "Rekognition collection of indexed faces (people analysis; biometric data)",
     ANALYSIS_FINGERPRINTS: "Per analysis, the fingerprint of the settings the function analyses under "
     "(JSON; `imgpipe backfill` refreshes the analyses whose fingerprint a record does not match)",
+    VECTOR_BUCKET_NAME: "S3 Vectors bucket of the image embeddings (imgpipe search)",
+    VECTOR_INDEX_NAME: "S3 Vectors index of the image embeddings, one vector per image key",
+    EMBEDDING_MODEL_ID: "Bedrock model that embeds the images (a search phrase must use the same one)",
 }

@@ -24,6 +24,7 @@ from .bundling import HANDLER, function_code
 from .config import LOG_RETENTION_DAYS, PipelineConfig
 from .nag import acknowledge, acknowledge_wildcard_resources
 from .people import People
+from .vectors import Vectors
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_13  # keep in step with wheelhouse.PYTHON_VERSION
 # System inference profile ids start with a geography ("global.anthropic.claude-…"); a profile
@@ -40,6 +41,13 @@ COMPREHEND_ACTIONS: Final = tuple(
     f"comprehend:{action}"
     for action in ("DetectDominantLanguage", "DetectEntities", "DetectKeyPhrases", "DetectPiiEntities")
 )  # granted only while ENABLE_COMPREHENSION is on
+# On the stack's one index, only while ENABLE_EMBEDDINGS is on: write an image's vector, read one back
+# (identical bytes copy it; a refresh keeps it) and delete it with the image. The function never
+# searches: QueryVectors is the operator's (`imgpipe search`). Each takes the index ARN as its
+# resource (Service Authorization Reference, Amazon S3 Vectors).
+VECTOR_ACTIONS: Final = tuple(
+    f"s3vectors:{action}" for action in ("PutVectors", "GetVectors", "DeleteVectors")
+)
 # Item-level actions only: TransactWriteItems (result + label items in one transaction) is
 # authorised per contained PutItem/UpdateItem/DeleteItem/ConditionCheckItem, so it needs no action
 # of its own; no Scan, no table-management action.
@@ -62,6 +70,7 @@ class Processing(Construct):
         table: dynamodb.Table,
         queue: sqs.Queue,
         people: People | None = None,
+        vectors: Vectors | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack_config = config.stack
@@ -79,7 +88,10 @@ class Processing(Construct):
             description="Image analysis: reads images, writes results, calls Bedrock and Rekognition",
         )
         self.settings = config.lambda_settings(
-            results_table=table.table_name, people_collection=people.collection_id if people else ""
+            results_table=table.table_name,
+            people_collection=people.collection_id if people else "",
+            vector_bucket=vectors.bucket_name if vectors else "",
+            vector_index=vectors.index_name if vectors else "",
         )
         self.function = lambda_.Function(
             self,
@@ -116,6 +128,8 @@ class Processing(Construct):
                 # Index an image's faces and delete them with it: this stack's collection only.
                 iam.PolicyStatement(actions=list(PEOPLE_ACTIONS), resources=[people.collection_arn]),
             )
+        if vectors is not None:
+            self._grant_embeddings(vectors)
         # Partial batch responses: one bad image does not send its batch-mates back to the queue.
         # Maximum concurrency (not reserved concurrency) caps the load on Bedrock and Rekognition
         # without taking concurrency from the account, which new accounts cannot spare.
@@ -202,6 +216,28 @@ class Processing(Construct):
             # it spends none of its receives; its own queue only. Receiving, deleting and changing
             # visibility come with the event source's grant.
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
+        )
+
+    def _grant_embeddings(self, vectors: Vectors) -> None:
+        """Embed each image with the configured model, and keep its vector in the stack's index."""
+        stack = Stack.of(self)
+        model_arns = bedrock_model_arns(
+            self.settings.embedding_model_id,
+            partition=stack.partition,
+            region=stack.region,
+            account=stack.account,
+        )
+        self._policy(
+            "Embedding",
+            # The embedding model only (a foundation model id is one ARN in this Region).
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=model_arns),
+            wildcard_reason="An inference profile routes each request to the same foundation model in "
+            "any region of its geography, so the model ARN's region is '*'; the model is fixed.",
+        )
+        self._policy(
+            "Vectors",
+            # This stack's one index only: not the bucket, not another index.
+            iam.PolicyStatement(actions=list(VECTOR_ACTIONS), resources=[vectors.index_arn]),
         )
 
     def _policy(

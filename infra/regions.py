@@ -77,3 +77,43 @@ def check_comprehend_region(region: str) -> None:
             f"{', '.join(r for r in REKOGNITION_IMAGE_REGIONS if r in COMPREHEND_REGIONS)}, or switch "
             "text understanding off (-c enable_comprehension=false)."
         )
+
+
+# Source: the CloudFormation resource types AWS::S3Vectors::VectorBucket and AWS::S3Vectors::Index are
+# registered in these Regions (cfn-lint 1.58.0's per-Region resource schemas, generated from the
+# CloudFormation registry; Israel (Tel Aviv) has neither), intersected with the Rekognition list
+# above. Embeddings (ENABLE_EMBEDDINGS) keep each image's vector in the stack's own S3 Vectors index,
+# so with them on the Region must offer S3 Vectors. Re-check the S3 Vectors documentation's Regions
+# before adding one.
+S3_VECTORS_REGIONS: Final = tuple(r for r in REKOGNITION_IMAGE_REGIONS if r != "il-central-1")
+S3_VECTORS_APIS: Final = "Amazon S3 Vectors (the embeddings' index, ENABLE_EMBEDDINGS)"
+
+# Source: Amazon Bedrock User Guide, "Supported Regions and models for model copy" (Titan Multimodal
+# Embeddings G1, amazon.titan-embed-image-v1: single-Region model support),
+# https://docs.aws.amazon.com/bedrock/latest/userguide/copy-model-support.html. The function invokes
+# the embedding model in the stack's own Region (a foundation model id names no other Region).
+TITAN_MULTIMODAL_MODEL_ID: Final = "amazon.titan-embed-image-v1"
+TITAN_MULTIMODAL_REGIONS: Final = (
+    "us-east-1", "us-west-2", "ap-south-1", "ap-southeast-2", "ca-central-1", "eu-west-1", "eu-west-2",
+    "eu-west-3", "sa-east-1",
+)  # fmt: skip
+
+
+def embedding_regions(model_id: str) -> tuple[str, ...]:
+    """The Regions where embeddings with `model_id` can run: S3 Vectors, and the model where known
+    (Titan Multimodal Embeddings G1; any other model id is the operator's to check)."""
+    if model_id != TITAN_MULTIMODAL_MODEL_ID:
+        return S3_VECTORS_REGIONS
+    return tuple(r for r in S3_VECTORS_REGIONS if r in TITAN_MULTIMODAL_REGIONS)
+
+
+def check_embedding_region(region: str, model_id: str = TITAN_MULTIMODAL_MODEL_ID) -> None:
+    """Raise UnsupportedRegionError unless `region` offers S3 Vectors and the embedding model (only
+    while embeddings are switched on)."""
+    regions = embedding_regions(model_id)
+    if region not in regions:
+        missing = S3_VECTORS_APIS if region not in S3_VECTORS_REGIONS else f"the embedding model {model_id}"
+        raise UnsupportedRegionError(
+            f"Region {region!r} does not offer {missing}. Deploy to one of: {', '.join(regions)}, or "
+            "switch embeddings off (-c enable_embeddings=false)."
+        )

@@ -21,11 +21,14 @@ from .regions import (
     COMPREHEND_REGIONS,
     REKOGNITION_IMAGE_REGIONS,
     check_comprehend_region,
+    check_embedding_region,
     check_region,
+    embedding_regions,
     supported_regions_text,
 )
 from .storage import Storage
 from .trigger import Trigger
+from .vectors import Vectors
 
 
 class ImagePipelineStack(Stack):
@@ -47,6 +50,15 @@ class ImagePipelineStack(Stack):
                 f"This Region does not offer {COMPREHEND_APIS}; deploy to one of: "
                 f"{', '.join(COMPREHEND_REGIONS)}, or set enable_comprehension to false",
             )
+        if config.settings.enable_embeddings:
+            model_id = config.settings.embedding_model_id
+            self._require_region(
+                "EmbeddingsRegion",
+                embedding_regions(model_id),
+                lambda region: check_embedding_region(region, model_id),
+                f"This Region does not offer Amazon S3 Vectors or the embedding model {model_id}; deploy "
+                f"to one of: {', '.join(embedding_regions(model_id))}, or set enable_embeddings to false",
+            )
         Tags.of(self).add("project", "imgpipe")  # lets Cost Explorer show what the pipeline costs
         settings = config.settings
         storage = Storage(self, "Storage", config=config.stack)
@@ -58,6 +70,11 @@ class ImagePipelineStack(Stack):
             function_timeout=Duration.seconds(config.stack.timeout_s),
         )
         people = People(self, "People", config=config.stack) if settings.enable_people else None
+        vectors = (
+            Vectors(self, "Vectors", config=config.stack, dimension=settings.embedding_dimension)
+            if settings.enable_embeddings
+            else None
+        )
         processing = Processing(
             self,
             "Processing",
@@ -66,6 +83,7 @@ class ImagePipelineStack(Stack):
             table=storage.table,
             queue=trigger.queue,
             people=people,
+            vectors=vectors,
         )
         monitoring = Monitoring(
             self,
@@ -93,6 +111,10 @@ class ImagePipelineStack(Stack):
         }
         if people is not None:
             values[outputs.PEOPLE_COLLECTION_ID] = people.collection_id
+        if vectors is not None:
+            values[outputs.VECTOR_BUCKET_NAME] = vectors.bucket_name
+            values[outputs.VECTOR_INDEX_NAME] = vectors.index_name
+            values[outputs.EMBEDDING_MODEL_ID] = settings.embedding_model_id
         for key, value in values.items():
             # Created on the stack itself so each output's key is exactly its construct id.
             CfnOutput(self, key, value=value, description=outputs.DESCRIPTIONS[key])

@@ -1,8 +1,9 @@
-"""The emulated stack: moto's S3, SQS and DynamoDB on loopback, built from the StackSpec.
+"""The emulated stack: moto's S3, SQS and DynamoDB on loopback, built from the StackSpec, and (with
+embeddings on) imgpipe's own S3 Vectors server (imgpipe/local/vectors.py: moto has none).
 
-moto keeps state in memory, so the local state directory holds a snapshot (objects by content hash,
-table items as JSON lines) that the next run restores before notifications are switched on:
-restoring never triggers the pipeline, and done images are not analysed again.
+Both keep state in memory, so the local state directory holds a snapshot (objects by content hash,
+table items and vectors as JSON lines) that the next run restores before notifications are switched
+on: restoring never triggers the pipeline, and done images are not analysed again.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from ..objects import list_keys, queue_depth
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 from .stackspec import LOCAL_REGION, StackSpec, arn, physical_name, queue_url
+from .vectors import SNAPSHOT_FILE as VECTORS_FILE
+from .vectors import VectorServer
 
 FAKE_KEY = "local"  # moto accepts any credentials; these never leave the machine
 
@@ -47,6 +50,11 @@ class LocalStack:
     s3: Any
     sqs: Any
     dynamodb: Any
+    vectors: VectorServer | None = None  # the S3 Vectors server, while the template has an index
+
+    @property
+    def vectors_endpoint(self) -> str | None:
+        return self.vectors.endpoint if self.vectors else None
 
     @property
     def bucket(self) -> str:
@@ -80,18 +88,23 @@ def running_stack(
     there: it must not hold this stack's resources yet. Without it, moto runs in this process, on
     `port` (0: a free one).
     """
-    if endpoint is not None:
-        yield _build(endpoint, spec, snapshot_dir)
-        return
-    server = start_server(port)
+    vectors = VectorServer().start() if spec.vector_index_logical_id else None
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        # moto's backends are per process: start from nothing even if this process ran a stack before.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
-        yield _build(endpoint, spec, snapshot_dir)
+        if endpoint is not None:
+            yield _build(endpoint, spec, snapshot_dir, vectors)
+            return
+        server = start_server(port)
+        try:
+            host, port = server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            # moto's backends are per process: start from nothing even if this process ran a stack before.
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+            yield _build(endpoint, spec, snapshot_dir, vectors)
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        if vectors is not None:
+            vectors.stop()
 
 
 def start_server(port: int = 0) -> ThreadedMotoServer:
@@ -258,11 +271,15 @@ def serialize_sqs_requests() -> None:
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
 
 
-def _build(endpoint: str, spec: StackSpec, snapshot_dir: Path | None) -> LocalStack:
+def _build(
+    endpoint: str, spec: StackSpec, snapshot_dir: Path | None, vectors: VectorServer | None = None
+) -> LocalStack:
     stack = _connect(endpoint, spec)
+    stack.vectors = vectors
     _create_queues(stack)
     _create_table(stack)
     _create_bucket(stack)
+    _create_vector_index(stack)
     if snapshot_dir is not None:
         restore(stack, snapshot_dir)
     _enable_notifications(stack)
@@ -329,6 +346,36 @@ def _create_bucket(stack: LocalStack) -> None:
         stack.s3.put_bucket_versioning(Bucket=stack.bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
+def vectors_client(stack: LocalStack) -> Any:
+    """A boto3 s3vectors client of the local S3 Vectors server (None with embeddings off)."""
+    if stack.vectors_endpoint is None:
+        return None
+    return boto3.client(
+        "s3vectors",
+        endpoint_url=stack.vectors_endpoint,
+        region_name=LOCAL_REGION,
+        aws_access_key_id=FAKE_KEY,
+        aws_secret_access_key=FAKE_KEY,
+    )
+
+
+def _create_vector_index(stack: LocalStack) -> None:
+    """The template's vector bucket and index, as CloudFormation would create them."""
+    index = stack.spec.vector_index
+    client = vectors_client(stack)
+    if index is None or client is None:
+        return
+    client.create_vector_bucket(vectorBucketName=index.bucket)
+    client.create_index(
+        vectorBucketName=index.bucket,
+        indexName=index.index,
+        dataType=index.data_type,
+        dimension=index.dimension,
+        distanceMetric=index.distance_metric,
+        metadataConfiguration={"nonFilterableMetadataKeys": list(index.non_filterable)},
+    )
+
+
 def _enable_notifications(stack: LocalStack) -> None:
     configurations = []
     for notification in stack.spec.notifications:
@@ -382,6 +429,10 @@ def save(stack: LocalStack, snapshot_dir: Path) -> None:
     if stack.dead_letter_queue_url:  # what exhausted its retries stays visible to `imgpipe stats`
         bodies = [m["Body"] for m in peek_messages(stack.sqs, stack.dead_letter_queue_url)]
         (snapshot_dir / "dead_letters.json").write_text(json.dumps(bodies, indent=1, ensure_ascii=False))
+    if stack.vectors is not None:
+        stack.vectors.store.save(snapshot_dir)
+    elif (final_dir / VECTORS_FILE).exists():  # a run without the index (other --context) keeps them
+        shutil.copy2(final_dir / VECTORS_FILE, snapshot_dir / VECTORS_FILE)
     shutil.rmtree(final_dir, ignore_errors=True)
     snapshot_dir.rename(final_dir)
 
@@ -410,6 +461,8 @@ def restore(stack: LocalStack, snapshot_dir: Path) -> int:
             # The object got a new version id when it was put back: the record describes it.
             item["version_tag"] = {"S": new_versions[key]}
         stack.dynamodb.put_item(TableName=stack.table, Item=item)
+    if stack.vectors is not None:  # their version tags follow the records' (a stray vector is dropped)
+        stack.vectors.store.restore(snapshot_dir, new_versions)
     dead_letters_path = snapshot_dir / "dead_letters.json"
     if stack.dead_letter_queue_url and dead_letters_path.exists():
         for body in json.loads(dead_letters_path.read_text()):

@@ -36,7 +36,7 @@ from .stackspec import LOCAL_REGION, StackSpec, arn, resolve
 
 AI_SWITCHES = (
     "ENABLE_LOCATION", "ENABLE_LABELS", "ENABLE_TEXT", "ENABLE_MODERATION", "ENABLE_FACES",
-    "ENABLE_COMPREHENSION", "ENABLE_PEOPLE",
+    "ENABLE_COMPREHENSION", "ENABLE_PEOPLE", "ENABLE_EMBEDDINGS",
 )  # fmt: skip
 # The model id `--simulated-ai` runs record: the simulated services accept any id, and this one says what
 # answered (it changes the settings fingerprint too, so simulated analyses are never reused as real ones).
@@ -155,6 +155,8 @@ def function_environment(
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
     )
+    if stack.vectors_endpoint is not None:  # imgpipe's S3 Vectors server (moto has none)
+        env["AWS_ENDPOINT_URL_S3VECTORS"] = stack.vectors_endpoint
     if simulated_ai is not None:
         env.update(simulated_ai)
         env.update({env_name("simulated_ai"): "true", env_name("bedrock_model_id"): SIMULATED_MODEL_ID})

@@ -28,10 +28,12 @@ from .stackspec import LOCAL_REGION
 ENV_FILE = "serve.env"  # in the state directory: `source .imgpipe/serve.env`
 
 
-def environment(endpoint: str) -> dict[str, str]:
-    """What a shell or SDK needs to reach the emulated stack instead of AWS."""
+def environment(endpoint: str, vectors_endpoint: str | None = None) -> dict[str, str]:
+    """What a shell or SDK needs to reach the emulated stack instead of AWS (S3 Vectors is served
+    apart from moto, so it has its own endpoint variable)."""
     return {
         "AWS_ENDPOINT_URL": endpoint,
+        **({"AWS_ENDPOINT_URL_S3VECTORS": vectors_endpoint} if vectors_endpoint else {}),
         "AWS_ACCESS_KEY_ID": FAKE_KEY,
         "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
         "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -56,6 +58,11 @@ def register_outputs(target: Target, endpoint: str) -> None:
             else {}
         ),
     }
+    if target.vectors is not None:
+        values[outputs.VECTOR_BUCKET_NAME] = target.vectors.bucket
+        values[outputs.VECTOR_INDEX_NAME] = target.vectors.index
+        if target.vectors.model_id:
+            values[outputs.EMBEDDING_MODEL_ID] = target.vectors.model_id
     template = {
         "Description": "imgpipe local --serve: the emulated stack's outputs (nothing is deployed)",
         "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
@@ -79,7 +86,7 @@ def register_outputs(target: Target, endpoint: str) -> None:
 def serve(target: Target, endpoint: str, state_dir: Path, console: Console) -> None:
     """Print how to reach the stack, then wait for Ctrl-C (or SIGTERM)."""
     register_outputs(target, endpoint)
-    env = environment(endpoint)
+    env = environment(endpoint, target.vectors.s3vectors.meta.endpoint_url if target.vectors else None)
     env_file = state_dir / ENV_FILE
     exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
     env_file.write_text(f"{exports}\nunset AWS_PROFILE AWS_SESSION_TOKEN\n", encoding="utf-8")

@@ -44,6 +44,17 @@ class NotificationSpec:
 
 
 @dataclass(frozen=True)
+class VectorIndexSpec:
+    bucket_logical_id: str
+    bucket: str  # the local vector bucket's name
+    index: str
+    dimension: int
+    distance_metric: str
+    data_type: str
+    non_filterable: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StackSpec:
     template: dict[str, Any]
     bucket_logical_id: str
@@ -56,6 +67,7 @@ class StackSpec:
     batch_size: int
     max_concurrency: int | None
     source_queue_logical_id: str
+    vector_index_logical_id: str | None = None  # the S3 Vectors index, while embeddings are on
 
     @classmethod
     def load(cls, path: Path) -> StackSpec:
@@ -92,6 +104,7 @@ class StackSpec:
             batch_size=int(mapping.get("BatchSize", 10)),
             max_concurrency=(mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
             source_queue_logical_id=_ref_id(mapping["EventSourceArn"]),
+            vector_index_logical_id=_optional(resources, "AWS::S3Vectors::Index"),
         )
 
     def resource(self, logical_id: str) -> dict[str, Any]:
@@ -100,6 +113,25 @@ class StackSpec:
     @property
     def table_properties(self) -> dict[str, Any]:
         return dict(self.resource(self.table_logical_id)["Properties"])
+
+    @property
+    def vector_index(self) -> VectorIndexSpec | None:
+        """The index and its bucket as the template defines them (None with embeddings off)."""
+        if self.vector_index_logical_id is None:
+            return None
+        props = self.resource(self.vector_index_logical_id)["Properties"]
+        bucket_id = _ref_id(props["VectorBucketArn"])
+        return VectorIndexSpec(
+            bucket_logical_id=bucket_id,
+            bucket=physical_name(bucket_id),
+            index=str(props["IndexName"]),
+            dimension=int(props["Dimension"]),
+            distance_metric=str(props["DistanceMetric"]),
+            data_type=str(props["DataType"]),
+            non_filterable=tuple(
+                (props.get("MetadataConfiguration") or {}).get("NonFilterableMetadataKeys", [])
+            ),
+        )
 
     @property
     def function_environment(self) -> dict[str, Any]:
@@ -124,6 +156,11 @@ def resolve(value: Any, spec: StackSpec, endpoint: str) -> str:
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return str(separator).join(resolve(p, spec, endpoint) for p in parts)
+    if isinstance(value, dict) and "Fn::Select" in value:  # e.g. the vector bucket's name from its ARN
+        position, listed = value["Fn::Select"]
+        if isinstance(listed, dict) and "Fn::Split" in listed:
+            separator, text = listed["Fn::Split"]
+            return resolve(text, spec, endpoint).split(str(separator))[int(position)]
     raise TemplateError(f"cannot resolve {json.dumps(value)} for a local run")
 
 
@@ -163,6 +200,8 @@ def _get_att(logical_id: str, attribute: str, spec: StackSpec) -> str:
             return f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{name}"
         if service == "sqs":
             return f"arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{name}"
+    if attribute == "VectorBucketArn" and kind == "AWS::S3Vectors::VectorBucket":
+        return f"arn:aws:s3vectors:{LOCAL_REGION}:{LOCAL_ACCOUNT}:bucket/{name}"
     if attribute == "QueueName" and kind == "AWS::SQS::Queue":
         return name
     raise TemplateError(f"cannot resolve Fn::GetAtt {logical_id}.{attribute} for a local run")
@@ -173,6 +212,13 @@ def _only(resources: dict[str, Any], kind: str, accept: Any) -> str:
     if len(found) != 1:
         raise TemplateError(f"expected exactly one {kind} for the image pipeline, found {len(found)}")
     return found[0]
+
+
+def _optional(resources: dict[str, Any], kind: str) -> str | None:
+    found = [rid for rid, r in resources.items() if r.get("Type") == kind]
+    if len(found) > 1:
+        raise TemplateError(f"expected at most one {kind} for the image pipeline, found {len(found)}")
+    return found[0] if found else None
 
 
 def _ref_id(value: Any) -> str:

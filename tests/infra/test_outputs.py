@@ -26,6 +26,9 @@ KEYS = (
 
 def test_stack_name_and_output_keys_are_stable() -> None:
     assert outputs.STACK_NAME == "ImagePipeline"
+    assert (outputs.VECTOR_BUCKET_NAME, outputs.VECTOR_INDEX_NAME, outputs.EMBEDDING_MODEL_ID) == (
+        "VectorBucketName", "VectorIndexName", "EmbeddingModelId",
+    )  # fmt: skip
     assert KEYS == (
         "BucketName",
         "UploadPrefix",
@@ -38,14 +41,23 @@ def test_stack_name_and_output_keys_are_stable() -> None:
         "AlarmTopicArn",
         "AnalysisFingerprints",
     )
-    assert set(outputs.DESCRIPTIONS) == {*KEYS, outputs.PEOPLE_COLLECTION_ID}  # that one with people on
+    # those with people, and with embeddings, on
+    assert set(outputs.DESCRIPTIONS) == {
+        *KEYS,
+        outputs.PEOPLE_COLLECTION_ID,
+        outputs.VECTOR_BUCKET_NAME,
+        outputs.VECTOR_INDEX_NAME,
+        outputs.EMBEDDING_MODEL_ID,
+    }
 
 
 def test_every_output_is_in_the_template_with_its_description(default: Synth) -> None:
     assert default.stack.stack_name == outputs.STACK_NAME
     template_outputs = default.json["Outputs"]
-    assert set(template_outputs) == set(KEYS)
-    for key in KEYS:
+    # cdk.json switches embeddings on: their index and model are outputs too (imgpipe search --stack)
+    embedding = (outputs.VECTOR_BUCKET_NAME, outputs.VECTOR_INDEX_NAME, outputs.EMBEDDING_MODEL_ID)
+    assert set(template_outputs) == {*KEYS, *embedding}
+    for key in (*KEYS, *embedding):
         assert template_outputs[key]["Description"] == outputs.DESCRIPTIONS[key]
         assert "Export" not in template_outputs[key], "exports would lock the stack against changes"
 

@@ -73,7 +73,9 @@ def test_memory_timeout_tracing_and_logs(
 
 def test_environment_is_every_setting_from_cdk_json(function: dict[str, Any], ids: dict[str, str]) -> None:
     env = function["Environment"]["Variables"]
-    expected = Settings(results_table="resolved-by-cloudformation", claim_timeout_s=360).to_env()
+    expected = Settings(
+        results_table="resolved-by-cloudformation", claim_timeout_s=360, vector_bucket="v", vector_index="i"
+    ).to_env()
     assert set(env) == set(expected) | {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
     assert env["RESULTS_TABLE"] == {"Ref": ids["table"]}
     assert env["CLAIM_TIMEOUT_S"] == str(StackConfig().timeout_s + 60)
@@ -84,8 +86,10 @@ def test_environment_is_every_setting_from_cdk_json(function: dict[str, Any], id
     assert env["POWERTOOLS_SERVICE_NAME"] == telemetry.SERVICE_NAME
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == telemetry.METRICS_NAMESPACE
     # What the function will parse is exactly what cdk.json configured.
-    parsed = Settings.from_env({**env, "RESULTS_TABLE": "t"})
-    assert parsed == from_context(cdk_json_context()).lambda_settings(results_table="t")
+    parsed = Settings.from_env({**env, "RESULTS_TABLE": "t", "VECTOR_BUCKET": "v"})
+    assert parsed == from_context(cdk_json_context()).lambda_settings(
+        results_table="t", vector_bucket="v", vector_index="image-embeddings"
+    )
 
 
 def test_role_has_exactly_these_permissions(default: Synth, ids: dict[str, str]) -> None:
@@ -142,6 +146,17 @@ def test_role_has_exactly_these_permissions(default: Synth, ids: dict[str, str])
             no_condition,
         ),
         (("xray:PutTelemetryRecords", "xray:PutTraceSegments"), ("*",), no_condition),
+        # embeddings (on in cdk.json): the model, and the one index (tests/infra/test_vectors.py)
+        (
+            ("bedrock:InvokeModel",),
+            ("arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/amazon.titan-embed-image-v1",),
+            no_condition,
+        ),
+        (
+            tuple(f"s3vectors:{a}" for a in ("DeleteVectors", "GetVectors", "PutVectors")),
+            (f"<{default.logical_id('Vectors/Index')}.IndexArn>",),
+            no_condition,
+        ),
         (("sqs:SendMessage",), (queue,), no_condition),  # a fresh copy of a deferred record
         (
             tuple(
