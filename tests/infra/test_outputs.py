@@ -78,7 +78,7 @@ def test_outputs_point_at_the_right_resources(default: Synth) -> None:
     assert values[outputs.RESULTS_PREFIX] == "results/"
     # what the function analyses under (its defaults here), per analysis, for `imgpipe backfill`
     assert json.loads(values[outputs.ANALYSIS_FINGERPRINTS]) == analysis_fingerprints(
-        Settings(results_table="any")
+        Settings(results_table="any", vector_bucket="any", vector_index="any")
     )
     dashboard = default.logical_id("Monitoring/Dashboard")
     assert values[outputs.DASHBOARD_URL] == (

@@ -377,8 +377,8 @@ def test_a_delivery_during_analysis_is_retried_later_not_analysed_twice(
     event = upload("images/race.jpg", jpeg())
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(handle_event, event, runtime)
-        while "Converse" not in ai_calls(double):
-            time.sleep(0.02)
+        while (record(runtime, "images/race.jpg") or {}).get("status") != ImageStatus.PROCESSING:
+            time.sleep(0.02)  # claimed: the AI calls (4 s) are under way
         # When a duplicate delivery of the same version arrives
         # Then it is sent back to the queue instead of being analysed again
         with pytest.raises(TransientError, match="being analysed by another invocation"):
