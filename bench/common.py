@@ -36,6 +36,7 @@ PAGE = DOCS / "benchmarks.md"
 # Latencies the issue sets for the AI services test double (seconds, no jitter).
 LATENCY_BEDROCK_S = 1.5
 LATENCY_REKOGNITION_S = 0.3
+LATENCY_EMBEDDING_S = 0.3  # Titan Multimodal Embeddings answers in a few hundred milliseconds
 
 FAKE_AWS_ENV = {**OFFLINE_AWS_ENV, "POWERTOOLS_LOG_LEVEL": "WARNING"}
 
@@ -362,11 +363,17 @@ class DoubleControl:
         return dict(self._request("POST", "config", changes))
 
     def env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.url, "AWS_ENDPOINT_URL_REKOGNITION": self.url}
+        return {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.url,
+            "AWS_ENDPOINT_URL_REKOGNITION": self.url,
+            "AWS_ENDPOINT_URL_COMPREHEND": self.url,
+        }
 
 
 @contextmanager
-def ai_double(latency_bedrock: float = 0.0, latency_rekognition: float = 0.0) -> Iterator[DoubleControl]:
+def ai_double(
+    latency_bedrock: float = 0.0, latency_rekognition: float = 0.0, latency_embedding: float = 0.0
+) -> Iterator[DoubleControl]:
     """The wire-level Bedrock/Rekognition test double in its own process (as the real services are
     elsewhere: its image decoding must not compete with the measured process for the GIL)."""
     server = ServerProcess(
@@ -377,6 +384,8 @@ def ai_double(latency_bedrock: float = 0.0, latency_rekognition: float = 0.0) ->
             str(latency_bedrock),
             "--latency-rekognition",
             str(latency_rekognition),
+            "--latency-embedding",
+            str(latency_embedding),
         ]
     )
     try:
@@ -395,9 +404,47 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
-def service_env(moto_url: str, double: DoubleControl) -> dict[str, str]:
-    """The environment that points boto3 at moto (S3, SQS, DynamoDB) and the double (AI services)."""
-    return {**clean_environ(), "AWS_ENDPOINT_URL": moto_url, **double.env()}
+@dataclass(frozen=True)
+class VectorIndexAt:
+    url: str
+    bucket: str
+    index: str
+
+
+@contextmanager
+def vector_index(dimension: int = 1024) -> Iterator[VectorIndexAt]:
+    """imgpipe's local S3 Vectors in its own process, with one bucket and the function's index."""
+    import boto3
+    from image_analysis.domain import vectors as design
+
+    server = ServerProcess(["-m", "imgpipe.local.vectors"])
+    try:
+        client = boto3.client(
+            "s3vectors", endpoint_url=server.url, region_name="us-east-1",
+            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - loopback only
+        )  # fmt: skip
+        at = VectorIndexAt(server.url, "imgpipe-bench-vectors", design.INDEX_NAME)
+        client.create_vector_bucket(vectorBucketName=at.bucket)
+        client.create_index(
+            vectorBucketName=at.bucket,
+            indexName=at.index,
+            dataType=design.DATA_TYPE,
+            dimension=dimension,
+            distanceMetric=design.DISTANCE_METRIC,
+            metadataConfiguration={"nonFilterableMetadataKeys": list(design.NON_FILTERABLE_METADATA)},
+        )
+        yield at
+    finally:
+        server.stop()
+
+
+def service_env(moto_url: str, double: DoubleControl, vectors: VectorIndexAt | None = None) -> dict[str, str]:
+    """The environment that points boto3 at moto (S3, SQS, DynamoDB), the double (AI services) and the
+    local S3 Vectors."""
+    env = {**clean_environ(), "AWS_ENDPOINT_URL": moto_url, **double.env()}
+    if vectors is not None:
+        env["AWS_ENDPOINT_URL_S3VECTORS"] = vectors.url
+    return env
 
 
 def cpu_seconds(pids: Sequence[int | None]) -> float:

@@ -40,6 +40,8 @@ MIX: tuple[tuple[str, tuple[int, int]], ...] = (
     ("1:1 square", (1600, 1600)),
     ("4:3, 1 MP", (1152, 864)),
 )
+SERVICE_OF = {"Converse": "bedrock", "InvokeModel": "embedding"}  # anything else with an image: Rekognition
+USAGE = ("rekognition_images", "input_tokens", "output_tokens", "comprehend_units", "embedded_images")
 REFERENCE = "12 MP photo"  # what the small and thin pictures are compared with
 TOKEN_PIXELS = 750  # Claude's image tokens: width × height / 750 (the double's rule)
 
@@ -59,18 +61,24 @@ def price_tables() -> dict[str, dict[str, Any]]:
     from image_analysis.settings import DEFAULT_MODEL_ID, defaults
 
     configured = defaults()
+    others = {  # the same whatever the model: Comprehend and the embedding
+        "comprehend_unit": configured["price_comprehend_unit_usd"],
+        "embedding_image": configured["price_embedding_image_usd"],
+    }
     return {
         "Claude Sonnet 4.5 (default model)": {
             "model_id": DEFAULT_MODEL_ID,
             "input_mtok": configured["price_bedrock_input_mtok_usd"],
             "output_mtok": configured["price_bedrock_output_mtok_usd"],
             "rekognition_image": configured["price_rekognition_image_usd"],
+            **others,
         },
         "Claude Haiku 4.5": {
             "model_id": "global.anthropic.claude-haiku-4-5-20251001-v1:0",
             "input_mtok": 1.0,
             "output_mtok": 5.0,
             "rekognition_image": configured["price_rekognition_image_usd"],
+            **others,
         },
     }
 
@@ -79,9 +87,10 @@ def run(options: Options) -> dict[str, Any]:
     with (
         common.moto_server() as moto_url,
         common.ai_double() as double,
-        common.environ(common.service_env(moto_url, double)),
+        common.vector_index() as vectors,
+        common.environ(common.service_env(moto_url, double, vectors)),
     ):
-        return _measure(double, options)
+        return _measure(double, options, vectors)
 
 
 def _calls(double: common.DoubleControl, since: int) -> tuple[Counter[str], int]:
@@ -89,15 +98,15 @@ def _calls(double: common.DoubleControl, since: int) -> tuple[Counter[str], int]
     return Counter(call["operation"] for call in log[since:]), len(log)
 
 
-def _measure(double: common.DoubleControl, options: Options) -> dict[str, Any]:
+def _measure(double: common.DoubleControl, options: Options, vectors: common.VectorIndexAt) -> dict[str, Any]:
     from image_analysis.pipeline import handle_event
     from image_analysis.runtime import build_runtime
     from image_analysis.settings import Settings
 
     store = common.Store.create("imgpipe-bench-cost")
     runtime = build_runtime(
-        Settings(results_table=store.table, enable_embeddings=False)
-    )  # moto: no S3 Vectors
+        Settings(results_table=store.table, vector_bucket=vectors.bucket, vector_index=vectors.index)
+    )
     gated = replace(runtime, settings=replace(runtime.settings, skip_location_if_flagged=True))
     seen = 0
     images: list[dict[str, Any]] = []
@@ -185,9 +194,9 @@ def _shapes(
         calls, seen = log[seen:], len(log)
         if result is None or result.status != "complete":
             raise RuntimeError(f"{label}: {outcome}")
-        received: dict[str, list[list[int]]] = {"rekognition": [], "bedrock": []}
+        received: dict[str, list[list[int]]] = {"rekognition": [], "bedrock": [], "embedding": []}
         for call in calls:
-            service = "bedrock" if call["operation"] == "Converse" else "rekognition"
+            service = SERVICE_OF.get(call["operation"], "rekognition")
             received[service] += [[i["width"], i["height"], i["bytes"]] for i in call["images"]]
         sent.append(
             {
@@ -241,7 +250,11 @@ def _gate_latency(
 
 
 def _usd(
-    usage: dict[str, Any], prices: dict[str, Any], bedrock: bool = True, rekognition: bool = True
+    usage: dict[str, Any],
+    prices: dict[str, Any],
+    bedrock: bool = True,
+    rekognition: bool = True,
+    others: bool = True,
 ) -> float:
     usd = 0.0
     if rekognition:
@@ -249,20 +262,21 @@ def _usd(
     if bedrock:
         usd += usage["input_tokens"] / 1e6 * prices["input_mtok"]
         usd += usage["output_tokens"] / 1e6 * prices["output_mtok"]
+    if others:  # Comprehend and the embedding (documents from before either say nothing of them)
+        usd += usage.get("comprehend_units", 0) * prices.get("comprehend_unit", 0.0)
+        usd += usage.get("embedded_images", 0) * prices.get("embedding_image", 0.0)
     return usd
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
     usages = [image["cost"] for image in result["images"]]
-    mean_usage = {
-        k: sum(u[k] for u in usages) / len(usages)
-        for k in ("rekognition_images", "input_tokens", "output_tokens")
-    }
+    mean_usage = {k: sum(u.get(k, 0) for u in usages) / len(usages) for k in USAGE}
     per_model = {}
     for model, prices in result["prices"].items():
         per_model[model] = {
-            "rekognition": 1000 * _usd(mean_usage, prices, bedrock=False),
-            "bedrock": 1000 * _usd(mean_usage, prices, rekognition=False),
+            "rekognition": 1000 * _usd(mean_usage, prices, bedrock=False, others=False),
+            "bedrock": 1000 * _usd(mean_usage, prices, rekognition=False, others=False),
+            "others": 1000 * _usd(mean_usage, prices, bedrock=False, rekognition=False),
             "total": 1000 * _usd(mean_usage, prices),
         }
     return {"mean_usage": mean_usage, "per_model": per_model}
@@ -289,37 +303,39 @@ def section(result: dict[str, Any]) -> str:
         "differ by a few output tokens.",
         "",
         "| picture | Bedrock rendition | Rekognition calls | input tokens | output tokens "
-        f"| recorded USD ({default_model.split(' (')[0]}) |",
-        "|---|---|---:|---:|---:|---:|",
+        f"| embedded | recorded USD ({default_model.split(' (')[0]}) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for image in result["images"]:
         cost = image["cost"]
         rendition = "×".join(map(str, image["bedrock_rendition"] or [])) or "?"
         lines.append(
             f"| {image['label']} | {rendition} | {cost['rekognition_images']} | {cost['input_tokens']:,} "
-            f"| {cost['output_tokens']:,} | {cost['estimated_usd']:.6f} |"
+            f"| {cost['output_tokens']:,} | {cost.get('embedded_images', 0)} | {cost['estimated_usd']:.6f} |"
         )
     mean = summary["mean_usage"]
     lines += [
         f"| **mean** | | {mean['rekognition_images']:.0f} | {mean['input_tokens']:,.0f} | "
-        f"{mean['output_tokens']:,.0f} | |",
+        f"{mean['output_tokens']:,.0f} | {mean['embedded_images']:.0f} | |",
         "",
-        "Per 1,000 images (mean usage above × price):",
+        "Per 1,000 images (mean usage above × price; *other* is Comprehend on the detected text and the",
+        "image embedding):",
         "",
-        "| model | input $/MTok | output $/MTok | Rekognition $/call | Rekognition | Bedrock | **total** |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| model | input $/MTok | output $/MTok | Rekognition $/call | Rekognition | Bedrock | other "
+        "| **total** |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for model, row in summary["per_model"].items():
         p = prices[model]
         lines.append(
             f"| {model} (`{p['model_id']}`) | {p['input_mtok']:.2f} | {p['output_mtok']:.2f} | "
             f"{p['rekognition_image']:.4f} | ${row['rekognition']:.2f} | ${row['bedrock']:.2f} | "
-            f"**${row['total']:.2f}** |"
+            f"${row['others']:.2f} | **${row['total']:.2f}** |"
         )
     cheap = summary["per_model"][list(summary["per_model"])[-1]]
     cut = 1 - ratio(cheap["total"], summary["per_model"][default_model]["total"])
     if cheap["rekognition"] > cheap["bedrock"]:
-        larger = "the three Rekognition calls are then the larger part of the bill"
+        larger = "the four Rekognition calls are then the larger part of the bill"
     else:
         larger = "Bedrock remains the larger part of the bill"
     lines += [

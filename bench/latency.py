@@ -1,11 +1,12 @@
 """2. Per-image handler latency: analyses run concurrently vs the same calls one after another.
 
 Both contenders run `pipeline.handle_event` in this process, with the same clients, against moto
-(S3, DynamoDB) and the AI services test double (Bedrock 1.5 s, each Rekognition call 0.3 s, no
-jitter), each in its own process as the real services are. The only difference is the executor the
-four calls go through: the pipeline's thread pool, or one that runs each call as it is submitted
-(the same calls, same renditions, one after another). Every repetition uses a new key and new bytes,
-so neither the duplicate check nor the content cache can answer.
+(S3, DynamoDB), imgpipe's local S3 Vectors and the AI services test double (Bedrock 1.5 s, each
+Rekognition call and the embedding 0.3 s, no jitter), each in its own process as the real services
+are. The only difference is the executor the calls go through: the pipeline's thread pool, or one
+that runs each call as it is submitted (the same calls, same renditions, one after another). Every
+repetition uses a new key and new bytes, so neither the duplicate check nor the content cache can
+answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from . import common
-from .common import LATENCY_BEDROCK_S, LATENCY_REKOGNITION_S, Options, interleaved, median, ratio, verdict
+from .common import (
+    LATENCY_BEDROCK_S,
+    LATENCY_EMBEDDING_S,
+    LATENCY_REKOGNITION_S,
+    Options,
+    VectorIndexAt,
+    interleaved,
+    median,
+    ratio,
+    verdict,
+)
 
 NAME = "latency"
 TITLE = "Per-image handler latency"
@@ -44,26 +55,28 @@ def run(options: Options) -> dict[str, Any]:
     sources = {label: common.camera_jpeg(size) for label, size in CASES}
     with (
         common.moto_server() as moto_url,
-        common.ai_double(LATENCY_BEDROCK_S, LATENCY_REKOGNITION_S) as double,
-        common.environ(common.service_env(moto_url, double)),
+        common.ai_double(LATENCY_BEDROCK_S, LATENCY_REKOGNITION_S, LATENCY_EMBEDDING_S) as double,
+        common.vector_index() as vectors,
+        common.environ(common.service_env(moto_url, double, vectors)),
     ):
-        cases = _measure(sources, rounds)
+        cases = _measure(sources, rounds, vectors)
     return {
         "rounds": rounds,
         "latency_bedrock_s": LATENCY_BEDROCK_S,
         "latency_rekognition_s": LATENCY_REKOGNITION_S,
+        "latency_embedding_s": LATENCY_EMBEDDING_S,
         "cases": cases,
     }
 
 
-def _measure(sources: dict[str, Path], rounds: int) -> dict[str, Any]:
+def _measure(sources: dict[str, Path], rounds: int, vectors: VectorIndexAt) -> dict[str, Any]:
     from image_analysis.imaging.prepare import prepare
     from image_analysis.pipeline import handle_event
     from image_analysis.runtime import build_runtime
     from image_analysis.settings import Settings
 
     store = common.Store.create("imgpipe-bench-latency")
-    settings = Settings(results_table=store.table, enable_embeddings=False)  # moto has no S3 Vectors
+    settings = Settings(results_table=store.table, vector_bucket=vectors.bucket, vector_index=vectors.index)
     runtime = build_runtime(settings)
     runtimes = {"pipeline": runtime, "serial": replace(runtime, executor=InlineExecutor())}
     cases: dict[str, Any] = {}
@@ -158,12 +171,14 @@ def section(result: dict[str, Any]) -> str:
     lines = [
         f"## 2. {TITLE}",
         "",
-        f"The AI services test double answers Bedrock after {result['latency_bedrock_s']} s and each "
-        f"Rekognition call after {result['latency_rekognition_s']} s",
+        f"The AI services test double answers Claude (Converse) after {result['latency_bedrock_s']} s, each "
+        f"Rekognition call after {result['latency_rekognition_s']} s and the embedding (InvokeModel) after "
+        f"{result.get('latency_embedding_s', 0)} s",
         "(no jitter). Both contenders run the whole `pipeline.handle_event` (S3 read, DynamoDB claim and",
-        "content-cache lookup, `prepare`, the four analyses, two S3 writes, the DynamoDB record) in one",
-        "process with the same clients; moto and the double run in processes of their own. *pipeline*",
-        "sends the four calls through its thread pool; *serial* makes the same calls, with the same",
+        "content-cache lookup, `prepare`, the AI calls, the vector put, two S3 writes, the DynamoDB",
+        "record) in one process with the same clients; moto, the local S3 Vectors and the double run in",
+        "processes of their own. *pipeline* sends the calls (Claude, four Rekognition calls, the",
+        "embedding) through its thread pool; *serial* makes the same calls, with the same",
         "renditions, one after another. The *slowest single call* is the Bedrock call's own latency,",
         "timed inside the serial runs (where nothing else runs beside it). Every repetition is a new key",
         f"with new bytes (no duplicate or cache hit). {result['rounds']} interleaved rounds per picture;",

@@ -89,6 +89,11 @@ def next_steps(args: argparse.Namespace, label: str | None) -> str:
     lines = [f"Next, from {os.getcwd()}:"]
     if label:
         lines += ["  Images by label (best confidence first):", command("query", "--label", label)]
+    if label and (args.simulated_ai or args.aws_ai):  # the images were embedded: search by meaning
+        model = "--simulated-ai" if args.simulated_ai else "--aws-ai"
+        search = command("search", label.lower(), model, "--top", "5")
+        lines += ["  Images by meaning, nearest first:", search]
+    lines += ["  The same photo more than once (re-encoded, resized or rotated):", command("duplicates")]
     lines += [
         "  Images that could not be analysed, and why:",
         command("query", "--status", "failed"),

@@ -15,8 +15,11 @@ State lives in memory, like moto's; `save`/`restore` write and read it with the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -485,6 +488,22 @@ class VectorServer:
         self.stop()
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m imgpipe.local.vectors`: the S3 Vectors server alone, in its own process, until SIGTERM
+    (benchmarks). Prints its endpoint as the first line of stdout."""
+    parser = argparse.ArgumentParser(description="imgpipe's local S3 Vectors (loopback only).")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with VectorServer(port=args.port) as server:
+        print(server.endpoint, flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
 @contextmanager
 def running_vector_server(port: int = 0) -> Iterator[VectorServer]:
     server = VectorServer(port=port).start()
@@ -492,3 +511,7 @@ def running_vector_server(port: int = 0) -> Iterator[VectorServer]:
         yield server
     finally:
         server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -139,7 +139,8 @@ class DoubleConfig:
     front-door throttle), validation, latency (+ jitter), error_rate (a failure during inference).
     """
 
-    latency_bedrock: float = 0.0  # seconds per Converse or InvokeModel that passes validation
+    latency_bedrock: float = 0.0  # seconds per Converse that passes validation
+    latency_embedding: float = 0.0  # seconds per InvokeModel (embedding) that passes validation
     latency_rekognition: float = 0.0  # seconds per Rekognition call that passes validation
     jitter: float = 0.0  # extra uniform(0, jitter) seconds on either latency; never shortens it
     throttle_rate: float = 0.0  # probability of ThrottlingException
@@ -152,7 +153,7 @@ class DoubleConfig:
     tool_answers: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("latency_bedrock", "latency_rekognition", "jitter"):
+        for name in ("latency_bedrock", "latency_rekognition", "latency_embedding", "jitter"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name in ("throttle_rate", "error_rate"):
@@ -786,7 +787,7 @@ class AiServicesDouble:
 
     def _invoke_model(self, body: bytes, call: JsonDict, config: DoubleConfig) -> JsonDict:
         payload = _embedding_answer(call["model_id"], _parse_body(body, "ValidationException"), call)
-        self._inject_latency(config.latency_bedrock, config)
+        self._inject_latency(config.latency_embedding, config)
         return payload
 
     def _rekognition(self, operation: str, body: bytes, call: JsonDict, config: DoubleConfig) -> JsonDict:
@@ -920,6 +921,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency-bedrock", type=float, default=0.0, help="seconds per Converse")
     parser.add_argument("--latency-rekognition", type=float, default=0.0, help="seconds per Rekognition call")
+    parser.add_argument("--latency-embedding", type=float, default=0.0, help="seconds per InvokeModel")
     parser.add_argument("--jitter", type=float, default=0.0, help="extra uniform(0, J) seconds")
     parser.add_argument("--throttle-rate", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
@@ -933,6 +935,7 @@ def main(argv: list[str] | None = None) -> int:
     config = DoubleConfig(
         latency_bedrock=args.latency_bedrock,
         latency_rekognition=args.latency_rekognition,
+        latency_embedding=args.latency_embedding,
         jitter=args.jitter,
         throttle_rate=args.throttle_rate,
         error_rate=args.error_rate,

@@ -48,7 +48,8 @@ def test_the_commands_the_demo_prints_run_as_printed(tmp_path: Path, synthesized
     assert page.is_file() and page.read_text().startswith("<!DOCTYPE html>")
     assert "`imgpipe` is not on your PATH" in demo.stdout and "source .venv/bin/activate" in demo.stdout
     cwd, commands = printed_commands(demo.stdout)
-    assert [c.split()[1] for c in commands] == ["query", "stats", "demo"]  # no labels without AI
+    # no labels without AI, so no label query and no search
+    assert [c.split()[1] for c in commands] == ["duplicates", "query", "stats", "demo"]
     assert all(c.startswith(".venv/bin/imgpipe ") for c in commands)
     outputs = {}
     for command in commands:
@@ -59,6 +60,7 @@ def test_the_commands_the_demo_prints_run_as_printed(tmp_path: Path, synthesized
     # The simulated demo it suggested now has labels: its own next steps start with a label query.
     _, after_simulated = printed_commands(outputs["demo"])
     assert "SIMULATED" in outputs["demo"] and "query --label" in after_simulated[0]
+    assert "search" in after_simulated[1] and "--simulated-ai" in after_simulated[1]  # embedded: searchable
     for command in after_simulated[:-1]:  # all but `demo --simulated-ai` again
         done = shell(command, cwd, env)
         assert done.returncode == 0, (command, describe(done))
