@@ -106,7 +106,7 @@ def test_upload_skips_unchanged_files_and_non_images(
     # every analysis once, on the changed image only (its text is too short for Comprehend)
     assert len(labels_calls(double.calls, changed)) == 1
     assert sorted(c["operation"] for c in double.calls) == [
-        "Converse", "DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText"
+        "Converse", "DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText", "InvokeModel"
     ]  # fmt: skip
     assert "images/red-1.jpg" in {r["image_key"] for r in query(run.state, "--label", "Blue", env=env)}
 
