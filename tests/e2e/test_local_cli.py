@@ -33,7 +33,14 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.slow
 
-AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
+AI_OPERATIONS = (
+    "Converse",
+    "DetectLabels",
+    "DetectText",
+    "DetectModerationLabels",
+    "DetectFaces",
+    "InvokeModel",
+)
 
 # relative path -> (bytes, the format Pillow reports for it): every accepted format, awkward keys.
 MIXED_FOLDER: dict[str, tuple[bytes, str]] = {
