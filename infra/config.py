@@ -171,11 +171,11 @@ def _check_together(stack: StackConfig, settings: Settings) -> None:
         also = " or turn off skip_location_if_flagged" if settings.skip_location_if_flagged else ""
         raise ConfigError(
             f"context knob timeout_s={stack.timeout_s} is shorter than the worst case of one image, "
-            f"{worst:g} s (every Bedrock/Rekognition call timing out on all max_attempts="
+            f"{worst:g} s (every AI call timing out on all max_attempts="
             f"{settings.max_attempts} attempts, with back-off, plus {STORAGE_ALLOWANCE_S:g} s for S3 and "
             f"DynamoDB): raise timeout_s to at least {math.ceil(worst)}, or lower max_attempts, "
-            "connect_timeout_s, bedrock_read_timeout_s, rekognition_read_timeout_s or "
-            f"comprehend_read_timeout_s{also}"
+            "connect_timeout_s, bedrock_read_timeout_s, rekognition_read_timeout_s, "
+            f"comprehend_read_timeout_s or embedding_read_timeout_s{also}"
         )
 
 

@@ -44,7 +44,14 @@ CONTEXT: dict[str, Any] = {
 }
 PARIS = (48.8584, 2.2945)
 DEADLINE_S = 150.0  # a safety net for a stuck pipeline, not a speed requirement
-AI_OPERATIONS = ("Converse", "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces")
+AI_OPERATIONS = (
+    "Converse",
+    "DetectLabels",
+    "DetectText",
+    "DetectModerationLabels",
+    "DetectFaces",
+    "InvokeModel",
+)
 
 
 @dataclass(frozen=True)

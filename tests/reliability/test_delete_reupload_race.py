@@ -36,6 +36,7 @@ CONTEXT: dict[str, Any] = {
     "max_attempts": 1,
     "bedrock_read_timeout_s": 5,
     "rekognition_read_timeout_s": 3,
+    "embedding_read_timeout_s": 3,
     "batch_size": 5,
     "max_concurrency": SANDBOXES,
     "enable_comprehension": False,  # no text to read in its pictures; keeps the worst case above

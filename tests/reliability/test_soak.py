@@ -74,6 +74,7 @@ CONTEXT: dict[str, Any] = {
     "connect_timeout_s": 1,
     "bedrock_read_timeout_s": 2,
     "rekognition_read_timeout_s": 2,
+    "embedding_read_timeout_s": 2,
     "max_attempts": 3,
     "batch_size": 5,
     "max_concurrency": 32,

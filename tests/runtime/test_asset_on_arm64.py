@@ -5,7 +5,8 @@ does, then imported and invoked by Debian trixie's arm64 python3.13 under qemu-u
 (tests/runtime/sysroot.py), with the stack's own handler string and environment from the template,
 boto3 from a runtime directory after the asset on sys.path (as Lambda's runtime provides it), and
 the emulated services on loopback: S3 and DynamoDB from moto's server, Bedrock and Rekognition from
-the wire-level double (imgpipe/simulated/), reached through AWS_ENDPOINT_URL[_<SERVICE>].
+the wire-level double (imgpipe/simulated/), S3 Vectors from imgpipe's local one, reached through
+AWS_ENDPOINT_URL[_<SERVICE>]. So the runtime's botocore must know s3vectors, as Lambda's must.
 
 This proves what no x86_64 test can: the arm64 wheels (Pillow, pillow-heif, tzfpy, wrapt) load and
 work on the Lambda's architecture and Python, the pruned Pillow still decodes and encodes, the pruned
@@ -20,14 +21,18 @@ import json
 import socket
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from image_analysis.domain import table as t
 from image_analysis.domain.states import ImageStatus
+from image_analysis.domain.vectors import INDEX_NAME
 
 from imgpipe.local.environment import OFFLINE_AWS_ENV
+from imgpipe.local.vectors import VectorServer
 from imgpipe.simulated.ai_services import AiServicesDouble
 from infra.wheelhouse import PYTHON_VERSION
 from tests.imagegen import jpeg
@@ -39,6 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.arm64]
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 FUNCTION_NAME = "imgpipe-image-analysis"
+VECTOR_BUCKET = "imgpipe-arm64-vectors"
 TIMEOUT_S = 600  # a safety net for a hung emulator: the run takes about a minute under qemu
 # Lambda's own variables for an X-Ray traced function (Tracing: Active); the daemon is a UDP socket here.
 TRACE_HEADER = "Root=1-6740c4d0-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -50,6 +56,23 @@ def arm64_python() -> list[str]:
     if reason:
         pytest.skip(reason)
     return sysroot.python_command()
+
+
+@pytest.fixture
+def vectors(bundled: Bundled) -> Iterator[tuple[VectorServer, Any]]:
+    """The local S3 Vectors with the template's index; a client on it, with the bucket's name."""
+    index = bundled.synth.json["Resources"][bundled.synth.logical_id("Vectors/Index")]["Properties"]
+    with VectorServer() as server:
+        client = boto3.client("s3vectors", endpoint_url=server.endpoint)
+        client.create_vector_bucket(vectorBucketName=VECTOR_BUCKET)
+        client.create_index(
+            vectorBucketName=VECTOR_BUCKET,
+            indexName=index["IndexName"],
+            dataType=index["DataType"],
+            dimension=index["Dimension"],
+            distanceMetric=index["DistanceMetric"],
+        )
+        yield server, client
 
 
 @pytest.fixture(scope="module")
@@ -76,16 +99,18 @@ def task_root(bundled: Bundled, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 def function_environment(
-    bundled: Bundled, stack: Stack, double: AiServicesDouble, xray: int
+    bundled: Bundled, stack: Stack, double: AiServicesDouble, vectors: VectorServer, xray: int
 ) -> dict[str, str]:
-    """The template's environment for the function (its table reference resolved to the test's table),
-    what Lambda adds for a traced python3.13 function, and the endpoints of the emulated services."""
+    """The template's environment for the function (its table and vector bucket references resolved to
+    the test's), what Lambda adds for a traced python3.13 function, and the emulated services."""
     function = bundled.synth.json["Resources"][bundled.synth.logical_id("Processing/Function")]
     table_id = bundled.synth.logical_id("Storage/Results")
     env: dict[str, str] = {}
     for name, value in function["Properties"]["Environment"]["Variables"].items():
         if value == {"Ref": table_id}:
             env[name] = stack.table
+        elif name == "VECTOR_BUCKET":  # a generated name, from the bucket's ARN
+            env[name] = VECTOR_BUCKET
         else:
             assert isinstance(value, str), f"{name}: {value} is not resolved for this test"
             env[name] = value
@@ -107,6 +132,7 @@ def function_environment(
             "LANG": "en_US.UTF-8",
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "AWS_ENDPOINT_URL": stack.s3.meta.endpoint_url,
+            "AWS_ENDPOINT_URL_S3VECTORS": vectors.endpoint,
             **double.env(),
         }
     )
@@ -126,6 +152,7 @@ def test_one_invocation_of_the_zipped_asset_on_arm64_python_313(
     task_root: Path,
     stack: Stack,
     double: AiServicesDouble,
+    vectors: tuple[VectorServer, Any],
     tmp_path: Path,
 ) -> None:
     # Given a photo uploaded to the emulated bucket and the SQS-wrapped S3 notification Lambda receives,
@@ -146,7 +173,7 @@ def test_one_invocation_of_the_zipped_asset_on_arm64_python_313(
         command = [*arm64_python, "-I", str(BOOTSTRAP), str(task_root), str(sysroot.RUNTIME), handler]
         done = subprocess.run(
             [*command, str(event_file), str(result_file)],
-            env=function_environment(bundled, stack, double, xray.getsockname()[1]),
+            env=function_environment(bundled, stack, double, vectors[0], xray.getsockname()[1]),
             capture_output=True,
             text=True,
             timeout=TIMEOUT_S,
@@ -186,7 +213,13 @@ def test_one_invocation_of_the_zipped_asset_on_arm64_python_313(
     assert document["status"] == ImageStatus.COMPLETE
     # with both AI services called over the wire (the renditions were made by the arm64 Pillow)
     operations = {call["operation"] for call in double.calls}
-    assert {"Converse", "DetectLabels"} <= operations, operations
+    assert {"Converse", "DetectLabels", "InvokeModel"} <= operations, operations
+    # and its embedding stored under its key by the runtime's botocore (s3vectors)
+    index = document["analyses"]["embedding"]
+    stored = vectors[1].get_vectors(
+        vectorBucketName=VECTOR_BUCKET, indexName=INDEX_NAME, keys=[key], returnData=True
+    )["vectors"]
+    assert [len(v["data"]["float32"]) for v in stored] == [index["dimension"]]
     # and Powertools' metrics (EMF on stdout) and X-Ray segments (UDP) emitted as on Lambda
     assert '"_aws"' in done.stdout and "ImagePipeline" in done.stdout
     assert any(b"## lambda_handler" in segment for segment in segments), segments[:3]

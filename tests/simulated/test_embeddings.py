@@ -220,7 +220,7 @@ def test_error_rate_and_latency_apply(double: AiServicesDouble, bedrock: Any) ->
     double.configure(error_rate=1.0)
     code, status, _ = client_error(lambda: embed_text(bedrock, "red"))
     assert status >= 500 and code != "ThrottlingException"
-    double.configure(error_rate=0.0, latency_bedrock=0.2)
+    double.configure(error_rate=0.0, latency_embedding=0.2)
     started = time.monotonic()
     embed_text(bedrock, "red")
     assert time.monotonic() - started >= 0.2
