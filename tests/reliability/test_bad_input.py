@@ -522,7 +522,8 @@ def test_failed_inputs_cost_no_ai_call_and_awkward_ones_exactly_one_each(run: Ru
     for kind in complete:
         assert kind.seen_as is not None
         for operation in AI_OPERATIONS:
-            seen = kind.seen_as if operation == "Converse" else kind.rekognition_sees or kind.seen_as
+            bedrock = operation in ("Converse", "InvokeModel")  # both read the Bedrock rendition
+            seen = kind.seen_as if bedrock else kind.rekognition_sees or kind.seen_as
             matching = calls_for(run.calls, operation, seen)
             assert [c["outcome"] for c in matching] == ["OK"], f"{kind.name} {operation}: {matching}"
     for kind in run.kinds:
