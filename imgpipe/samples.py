@@ -4,6 +4,7 @@ EXIF metadata, and the awkward files a photo folder really contains."""
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,17 +40,34 @@ def write_samples(folder: Path) -> list[Path]:
 
 
 def _landscape(size: tuple[int, int], seed: int) -> Image.Image:
-    """Sky, hills and a sun: different per seed, so every sample is a distinct image."""
+    """Sky, hills, a lake and a sun, laid out from the seed: every sample is a distinct picture (the
+    same layout in other colours would be, to `imgpipe duplicates`, the same photo re-tinted)."""
+    rng = random.Random(seed)
     w, h = size
     image = Image.new("RGB", size)
     draw = ImageDraw.Draw(image)
+    horizon = round(h * rng.uniform(0.35, 0.7))
     sky_top = (40 + 30 * seed % 120, 90 + 17 * seed % 100, 200)
-    for y in range(h // 2):
-        shade = y / (h // 2)
+    for y in range(horizon):
+        shade = y / horizon
         draw.line([(0, y), (w, y)], fill=tuple(int(c + (255 - c) * shade * 0.6) for c in sky_top))
-    draw.rectangle((0, h // 2, w, h), fill=(60 + 20 * seed % 80, 120, 50))
-    draw.ellipse((w * 0.7, h * 0.08, w * 0.82, h * 0.08 + w * 0.12), fill=(250, 220, 120))
-    draw.polygon([(0, h * 0.6), (w * 0.35, h * 0.35), (w * 0.7, h * 0.6)], fill=(90, 100, 110))
+    draw.rectangle((0, horizon, w, h), fill=(60 + 20 * seed % 80, 120, 50))
+    sun_x, sun_y, radius = (
+        w * rng.uniform(0.05, 0.85),
+        horizon * rng.uniform(0.1, 0.6),
+        w * rng.uniform(0.04, 0.1),
+    )
+    draw.ellipse((sun_x - radius, sun_y - radius, sun_x + radius, sun_y + radius), fill=(250, 220, 120))
+    for _ in range(rng.randrange(1, 4)):  # hills
+        left, peak = w * rng.uniform(-0.2, 0.6), w * rng.uniform(0.15, 0.45)
+        top = horizon - h * rng.uniform(0.1, 0.3)
+        shade = rng.randrange(70, 130)
+        draw.polygon(
+            [(left, horizon), (left + peak, top), (left + 2 * peak, horizon)], fill=(shade, shade + 10, 110)
+        )
+    lake_x, lake_w = w * rng.uniform(0.0, 0.6), w * rng.uniform(0.2, 0.4)
+    lake_y = horizon + (h - horizon) * rng.uniform(0.2, 0.6)
+    draw.ellipse((lake_x, lake_y, lake_x + lake_w, lake_y + (h - horizon) * 0.25), fill=(70, 110, 190))
     return image
 
 

@@ -7,9 +7,12 @@ texture, gradients and shapes, not flat colours."""
 from __future__ import annotations
 
 import random
+from itertools import combinations
+from pathlib import Path
 
 import pytest
 from image_analysis.domain import likeness
+from image_analysis.domain.errors import ImageRejected
 from image_analysis.domain.keys import KeyLayout
 from image_analysis.domain.models import CachedAnalysis, ImageInfo, ImageResult
 from image_analysis.domain.records import record_from_result
@@ -18,6 +21,7 @@ from image_analysis.imaging.perceptual import perceptual_hash
 from image_analysis.imaging.prepare import Limits, prepare
 from PIL import Image
 
+from imgpipe.samples import write_samples
 from tests.imagegen import encode, exif_with, photo
 
 LIMITS = Limits(max_pixels=100_000_000, min_edge=16, bedrock_max_edge=1024, rekognition_max_edge=2048)
@@ -137,3 +141,18 @@ def test_the_hash_travels_in_the_document_the_record_and_the_cache_entry() -> No
     del old_document["image"]["phash"]
     assert ImageResult.from_dict(old_document).image.phash is None  # documents from before it still read
     assert CachedAnalysis(result.analyses, "JPEG", 8, 6, "images/a.jpg").phash is None
+
+
+def test_the_demo_samples_are_distinct_photos(tmp_path: Path) -> None:
+    # `make demo` then `imgpipe duplicates` must not call Paris and Sydney the same photo: the sample
+    # landscapes differ in layout, not only in colour (a re-tint is a near-duplicate, rightly).
+    limits = Limits(max_pixels=100_000_000, min_edge=16, bedrock_max_edge=1024, rekognition_max_edge=2048)
+    hashes = {}
+    for path in write_samples(tmp_path):
+        try:
+            hashes[path.name] = likeness.parse(prepare(path.read_bytes(), limits).phash)
+        except ImageRejected:
+            continue  # the broken samples
+    assert {"paris-eiffel-tower.jpg", "sydney-opera-house.jpg", "rotated-portrait.jpg"} <= hashes.keys()
+    closest = min(likeness.turned_distance(a, b) for a, b in combinations(hashes.values(), 2))
+    assert closest > 4 * likeness.DEFAULT_MAX_DISTANCE
