@@ -329,20 +329,24 @@ def _local_vectors(
 ) -> VectorTarget | None:
     """The local S3 Vectors index; phrases are embedded where the function's embeddings go: the
     simulated services with --simulated-ai, Bedrock with --aws-ai, nowhere otherwise."""
-    from .local.emulator import vectors_client
+    from .local.emulator import FAKE_KEY, vectors_client
 
     index, client = spec.vector_index, vectors_client(stack)
     if index is None or client is None:
         return None
     region = environment["AWS_DEFAULT_REGION"]
-    simulated_endpoint = environment.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") if options.simulated_ai else None
-    bedrock = (
-        boto3.client(
-            "bedrock-runtime", endpoint_url=simulated_endpoint, region_name=region, config=CLIENT_CONFIG
+    bedrock = None
+    if options.simulated_ai:  # on loopback: any credentials pass, and a newcomer's machine has none
+        bedrock = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=environment.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+            region_name=region,
+            aws_access_key_id=FAKE_KEY,
+            aws_secret_access_key=FAKE_KEY,
+            config=CLIENT_CONFIG,
         )
-        if options.simulated_ai or options.use_aws_ai
-        else None
-    )
+    elif options.use_aws_ai:
+        bedrock = boto3.client("bedrock-runtime", region_name=region, config=CLIENT_CONFIG)
     return VectorTarget(
         bucket=index.bucket,
         index=index.index,

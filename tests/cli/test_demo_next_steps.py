@@ -15,10 +15,15 @@ from tests.support import CLI_TIMEOUT_S, describe
 VENV_BIN = str(Path(sys.prefix) / "bin")
 
 
-def without_venv_on_path() -> dict[str, str]:
-    """A newcomer's shell after `make demo`: the virtualenv is not activated."""
+def newcomers_shell(home: Path) -> dict[str, str]:
+    """A newcomer's shell after `make demo`: the virtualenv is not activated, and there is no AWS
+    configuration at all (no AWS_* variable, an empty home: no ~/.aws)."""
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != VENV_BIN)
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")} | {"PATH": path}
+    home.mkdir(exist_ok=True)
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+        "PATH": path,
+        "HOME": str(home),
+    }
 
 
 def printed_commands(stdout: str) -> tuple[Path, list[str]]:
@@ -41,7 +46,7 @@ def report_path(stdout: str) -> Path:
 
 def test_the_commands_the_demo_prints_run_as_printed(tmp_path: Path, synthesized: Path) -> None:
     state = new_state_dir(synthesized, tmp_path / "state")
-    env = without_venv_on_path()
+    env = newcomers_shell(tmp_path / "home")
     demo = imgpipe("demo", "--state-dir", state, "--workers", "2", env=env)
     assert demo.returncode == 0, describe(demo)
     page = report_path(demo.stdout)
