@@ -267,14 +267,9 @@ def _screenshot(size: tuple[int, int]) -> Any:
 
 def limits(settings: Any) -> Any:
     """The preparation limits the pipeline derives from its settings."""
-    from image_analysis.imaging.prepare import Limits
+    from image_analysis.result import limits_of
 
-    return Limits(
-        max_pixels=settings.max_image_pixels,
-        min_edge=settings.min_image_edge,
-        bedrock_max_edge=settings.bedrock_max_edge,
-        rekognition_max_edge=settings.rekognition_max_edge,
-    )
+    return limits_of(settings)
 
 
 def distinct(jpeg: bytes, tag: str) -> bytes:

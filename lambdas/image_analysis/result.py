@@ -59,7 +59,7 @@ def build_result(
     if cached is not None:
         return _reused(base, cached, data, rt)
     try:
-        prepared = prepare(data, _limits(settings))
+        prepared = prepare(data, limits_of(settings))
     except ImageRejected as exc:
         return _rejected(base, exc, settings), None
     earlier = _earlier_result(base.image, rt) if refresh else None
@@ -137,7 +137,7 @@ def _kept_vector(
 def _embed_again(data: bytes, rt: Runtime) -> tuple[Vector | None, AnalysisOutcome]:
     """Embed identical bytes whose earlier vector is gone; a permanent failure is the outcome."""
     try:
-        return embed(prepare(data, _limits(rt.settings)), rt), AnalysisOutcome(AnalysisStatus.OK)
+        return embed(prepare(data, limits_of(rt.settings)), rt), AnalysisOutcome(AnalysisStatus.OK)
     except (AnalysisFailed, ImageRejected) as exc:
         return None, AnalysisOutcome(AnalysisStatus.FAILED, exc.message)
 
@@ -181,7 +181,8 @@ def _status(analyses: Analyses) -> ImageStatus:
     return ImageStatus.PARTIAL if failed else ImageStatus.COMPLETE
 
 
-def _limits(settings: Settings) -> Limits:
+def limits_of(settings: Settings) -> Limits:
+    """The preparation limits the settings give (the benchmarks prepare with the same)."""
     return Limits(
         max_pixels=settings.max_image_pixels,
         min_edge=settings.min_image_edge,

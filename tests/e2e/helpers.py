@@ -26,6 +26,11 @@ TONES = {
     "Green": ((20, 110, 20), (70, 200, 70)),
 }
 CELLS = 8
+# The AI calls an analysable image makes with the defaults, each exactly once (Comprehend aside: the
+# pictures here show too little text for it).
+AI_OPERATIONS = (
+    "Converse", "DetectLabels", "DetectText", "DetectModerationLabels", "DetectFaces", "InvokeModel",
+)  # fmt: skip
 
 
 def pattern(seed: int, colour: str = "Blue", size: tuple[int, int] = (320, 240)) -> Image.Image:

@@ -20,6 +20,7 @@ from imgpipe.local.stackspec import StackSpec
 from imgpipe.simulated import ai_answers
 from imgpipe.simulated.ai_services import AiServicesDouble
 from tests.e2e.helpers import (
+    AI_OPERATIONS,
     calls_for,
     cli_env,
     closest_upload,
@@ -33,14 +34,6 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.slow
 
-AI_OPERATIONS = (
-    "Converse",
-    "DetectLabels",
-    "DetectText",
-    "DetectModerationLabels",
-    "DetectFaces",
-    "InvokeModel",
-)
 
 # relative path -> (bytes, the format Pillow reports for it): every accepted format, awkward keys.
 MIXED_FOLDER: dict[str, tuple[bytes, str]] = {

@@ -26,7 +26,7 @@ from PIL import Image
 from imgpipe.objects import list_keys
 from tests import imagegen
 from tests.e2e.harness import LocalPipeline, running_local_pipeline
-from tests.e2e.helpers import calls_for, pattern
+from tests.e2e.helpers import AI_OPERATIONS, calls_for, pattern
 from tests.reliability.accounting import analysed, log_by_key, transient, wait_settled
 
 pytestmark = pytest.mark.slow
@@ -44,14 +44,6 @@ CONTEXT: dict[str, Any] = {
 }
 PARIS = (48.8584, 2.2945)
 DEADLINE_S = 150.0  # a safety net for a stuck pipeline, not a speed requirement
-AI_OPERATIONS = (
-    "Converse",
-    "DetectLabels",
-    "DetectText",
-    "DetectModerationLabels",
-    "DetectFaces",
-    "InvokeModel",
-)
 
 
 @dataclass(frozen=True)
